@@ -1,0 +1,184 @@
+"""The TwoStreamVAN generator and its four forward procedures (MODEL.md §2).
+
+Parameter groups (TRAINING.md §1) are exposed by `parameter_groups()`.
+Labels enter as one-hot vectors `[B, nc]` built once per batch by the caller
+(`models.blocks.one_hot`). Nothing is detached inside the procedures.
+Python's `random` (or the `rng` passed in) draws the scheduled-sampling choices.
+"""
+import random
+
+import torch
+import torch.nn as nn
+
+from models.blocks import GaussianSampler
+from models.content import ContentEncoder, ContentGenerator, ContentInput
+from models.init import initialize_weights
+from models.motion import JointMotionInput, MotionEncoder, MotionGenerator, TrajectoryGenerator, enabled_scales
+
+GROUP_NAMES = ("content_encoder", "content_decoder", "motion_encoder", "motion_decoder")
+
+
+class TwoStreamGenerator(nn.Module):
+    """Content stream (VAE over frames) + motion stream (VAE over differences,
+    ConvLSTM, kernel-and-mask generator), fused by adaptive separable convolution.
+    """
+
+    def __init__(self, num_categories, n_channels=3, cont_dim=512, motion_dim=64, gf_dim=16,
+                 ac_kernel=5, kernel_layer=4, joint=True, use_bn=False, no_mask=False):
+        super().__init__()
+        if ac_kernel % 2 != 1 or ac_kernel < 1:
+            raise ValueError(f"ac_kernel must be a positive odd number, got {ac_kernel}")
+        if not 1 <= kernel_layer <= 4:
+            raise ValueError(f"kernel_layer must be in 1..4, got {kernel_layer}")
+        self.num_categories = num_categories
+        self.cont_dim, self.motion_dim = cont_dim, motion_dim
+        feature_scales = tuple(s for s in enabled_scales(kernel_layer) if s != 64)
+        # content stream
+        self.content_encoder = ContentEncoder(n_channels, gf_dim, use_bn)
+        self.content_sampler = GaussianSampler(32 * gf_dim, num_categories, cont_dim)
+        self.content_input = ContentInput(cont_dim, num_categories, gf_dim)
+        self.content_generator = ContentGenerator(n_channels, gf_dim, use_bn, not no_mask, feature_scales)
+        # motion stream
+        self.motion_encoder = MotionEncoder(n_channels)
+        self.motion_sampler = GaussianSampler(512, num_categories, motion_dim)
+        self.trajectory_generator = TrajectoryGenerator(motion_dim, num_categories, use_bn)
+        self.joint_input = JointMotionInput(gf_dim) if joint else None
+        self.motion_generator = MotionGenerator(ac_kernel, kernel_layer)
+        initialize_weights(self)
+
+    # ------------------------------------------------------------------ groups
+    def parameter_groups(self):
+        """Dict group name -> list of parameters (the four generator groups of TRAINING.md §1)."""
+        motion_decoder = [self.trajectory_generator, self.motion_generator]
+        if self.joint_input is not None:
+            motion_decoder.append(self.joint_input)
+        modules = {
+            "content_encoder": [self.content_encoder, self.content_sampler],
+            "content_decoder": [self.content_generator, self.content_input],
+            "motion_encoder": [self.motion_encoder, self.motion_sampler],
+            "motion_decoder": motion_decoder,
+        }
+        return {name: [p for m in mods for p in m.parameters()] for name, mods in modules.items()}
+
+    # ------------------------------------------------------------------ pieces
+    def content_mean(self, frame, label_onehot):
+        """Content-sampler mean of a frame `[B, C, H, W]` -> `[B, cont_dim]`."""
+        return self.content_sampler(self.content_encoder(frame), label_onehot, "mean")[0]
+
+    def motion_latent(self, motion_maps, label_onehot, mode):
+        """motion maps `[N, 16, 8, 8]` -> `(z_m [N, motion_dim], (mean, logvar) or None)`."""
+        if mode == "random":
+            return motion_maps.new_empty(motion_maps.shape[0], self.motion_dim).normal_(), None
+        z, mean, logvar = self.motion_sampler(self.motion_encoder.embed(motion_maps), label_onehot, mode)
+        return z, (mean, logvar)
+
+    def decode_with_motion(self, z_content, motion_feature, label_onehot):
+        """MCInput -> motion generator -> fused decode. Returns `(frame, scale features, kernels)`."""
+        content_state, u = self.content_input(z_content, label_onehot)
+        motion_state = motion_feature if self.joint_input is None else self.joint_input(u, motion_feature)
+        kernels = self.motion_generator(motion_state)
+        frame, features = self.content_generator(content_state, kernels)
+        return frame, features, kernels
+
+    # -------------------------------------------------------------- procedures
+    def reconstruct_frame(self, label_onehot, frame=None, mode="sample"):
+        """Content stream only. frame `[B, C, 64, 64]` (unused for mode 'random').
+
+        Returns `(image [B, C, 64, 64], (mean, logvar) [B, cont_dim] each or None, scale features)`.
+        """
+        if mode == "random":
+            z = label_onehot.new_empty(label_onehot.shape[0], self.cont_dim).normal_()
+            stats = None
+        else:
+            z, mean, logvar = self.content_sampler(self.content_encoder(frame), label_onehot, mode)
+            stats = (mean, logvar)
+        content_state, _ = self.content_input(z, label_onehot)
+        image, features = self.content_generator(content_state)
+        return image, stats, features
+
+    def predict_next_frame(self, previous, diffs, t, label_onehot, mode="sample"):
+        """One motion step. previous `[B, C, 64, 64]`, diffs `[B, C, ≥t, 64, 64]`, 1 ≤ t.
+
+        Returns `(frame [B, C, 64, 64], (mean, logvar) [B, motion_dim] each or None,
+        scale features, kernels)`.
+        """
+        z_content = self.content_mean(previous, label_onehot)
+        encoded = self.motion_encoder.encode_video(diffs[:, :, :t])
+        z_motion, stats = self.motion_latent(encoded[:, t - 1], label_onehot, mode)
+        trajectory = self.trajectory_generator(z_motion, label_onehot).unsqueeze(1)
+        outputs, _ = self.trajectory_generator.lstm(torch.cat([encoded[:, :t - 1], trajectory], dim=1))
+        frame, features, kernels = self.decode_with_motion(z_content, outputs[:, -1], label_onehot)
+        return frame, stats, features, kernels
+
+    def generate_sequence(self, images, label_onehot, diffs, epsilon, mode="sample", rng=random):
+        """Whole video with scheduled sampling (probability `epsilon` of ground truth).
+
+        images `[B, C, T, 64, 64]`, diffs `[B, C, T−1, 64, 64]`. Returns
+        `(video [B, C, T, 64, 64], (mean, logvar) [B, T−1, motion_dim] each or None,
+        scale features: list over the T−1 generated frames of lists over scales)`.
+        """
+        first, _, _ = self.reconstruct_frame(label_onehot, images[:, :, 0], "mean")
+        encoded = self.motion_encoder.encode_video(diffs)
+        b, steps = encoded.shape[:2]
+        z_motion, stats = self.motion_latent(encoded.flatten(0, 1), label_onehot.repeat_interleave(steps, 0), mode)
+        if stats is not None:
+            stats = tuple(s.view(b, steps, -1) for s in stats)
+        video, features, _ = self._unroll(first, z_motion.view(b, steps, -1), label_onehot, epsilon, rng,
+                                          images=images, encoded=encoded)
+        return video, stats, features
+
+    def generate(self, label_onehot, num_frames, rng=random):
+        """Unconditional sampling: frame 0 from `N(0, I)` content, `z_m ~ N(0, I)` per step, ε = 0.
+
+        Returns `(video [B, C, num_frames, 64, 64], masks: dict scale -> [B, 1, num_frames−1, S, S])`.
+        The caller sets eval mode and drops warm-up frames (see `sample_videos`).
+        """
+        first, _, _ = self.reconstruct_frame(label_onehot, None, "random")
+        b = label_onehot.shape[0]
+        z_motion = label_onehot.new_empty(b, num_frames - 1, self.motion_dim).normal_()
+        video, _, kernels = self._unroll(first, z_motion, label_onehot, 0.0, rng)
+        masks = {s: torch.stack([k[s][2] for k in kernels], dim=2) for s in kernels[0]} if kernels else {}
+        return video, masks
+
+    def _unroll(self, first, z_motion, label_onehot, epsilon, rng, images=None, encoded=None):
+        """The recurrent loop shared by `generate_sequence` and `generate` (MODEL.md §2 step 3)."""
+        b, steps = z_motion.shape[:2]
+        trajectory = self.trajectory_generator(z_motion.flatten(0, 1), label_onehot.repeat_interleave(steps, 0))
+        trajectory = trajectory.view(b, steps, *trajectory.shape[1:])
+        frames, features, kernels = [first], [], []
+        state = None
+        lstm = self.trajectory_generator.lstm
+        for k in range(steps):
+            use_truth = images is not None and rng.random() < epsilon
+            source = images[:, :, k] if use_truth else frames[k]
+            z_content = self.content_mean(source, label_onehot)
+            if k > 0:
+                if encoded is not None and rng.random() < epsilon:
+                    previous_motion = encoded[:, k - 1]
+                else:
+                    previous_motion = self.motion_encoder(frames[k - 1] - frames[k])
+                _, state = lstm(previous_motion.unsqueeze(1), state)
+            outputs, _ = lstm(trajectory[:, k:k + 1], state)
+            frame, step_features, step_kernels = self.decode_with_motion(z_content, outputs[:, -1], label_onehot)
+            frames.append(frame)
+            features.append(step_features)
+            kernels.append(step_kernels)
+        return torch.stack(frames, dim=2), features, kernels
+
+
+@torch.no_grad()
+def sample_videos(generator, labels, video_length, warmup=2, rng=random):
+    """Test-time generation in eval mode: `video_length + warmup` frames, warm-up dropped.
+
+    labels `[B]` (long). Returns `(videos [B, C, video_length, 64, 64], masks dict scale ->
+    [B, 1, video_length, S, S])`; the generator's train/eval mode is restored afterwards.
+    """
+    from models.blocks import one_hot
+    was_training = generator.training
+    generator.eval()
+    try:
+        video, masks = generator.generate(one_hot(labels, generator.num_categories), video_length + warmup, rng)
+    finally:
+        generator.train(was_training)
+    masks = {s: m[:, :, max(warmup - 1, 0):] for s, m in masks.items()}
+    return video[:, :, warmup:], masks

@@ -1,0 +1,69 @@
+"""Train TwoStreamVAN: `python train.py --dataset NAME --dataroot DIR [options]` (see README)."""
+import json
+import os
+import sys
+
+from datasets import DatasetError, build_dataset, dataset_classes, dataset_options
+from utils.checkpoint import CheckpointError
+from utils.options import OptionError, parse_train_options
+
+
+def build_datasets(config):
+    """Train and test datasets of the configured dataset (train with the random crop when `--crop`)."""
+    common = dict(video_length=config["video_length"], every_nth=config["every_nth"],
+                  image_size=config["image_size"], textroot=config["textroot"])
+    extra = {"miniclip": config["miniclip"]} if "miniclip" in dataset_options(config["dataset"]) else {}
+    if "split_rule" in dataset_options(config["dataset"]):
+        extra["split_rule"] = config["split_rule"]
+    train_set = build_dataset(config["dataset"], config["dataroot"], "train", crop=config["crop"], **common, **extra)
+    extra.pop("miniclip", None)
+    test_set = build_dataset(config["dataset"], config["dataroot"], "test", crop=False, **common, **extra)
+    if len(train_set) < config["batch_size"]:
+        raise OptionError(f"--batch_size {config['batch_size']} is larger than the training split "
+                          f"({len(train_set)} clips in {config['dataroot']})")
+    return train_set, test_set
+
+
+def dry_run(config):
+    """Print the resolved options and the parameter counts of the three networks."""
+    from models import TwoStreamNetworks
+    classes = dataset_classes(config["dataset"])
+    if classes is None:
+        classes = build_datasets(config)[0].classes
+    print(json.dumps({k: v for k, v in config.items()}, indent=2, sort_keys=True))
+    counts = TwoStreamNetworks.from_config(config, len(classes)).parameter_counts()
+    print(f"params generator={counts['generator']} image_discriminator={counts['image_discriminator']} "
+          f"video_discriminator={counts['video_discriminator']}")
+
+
+def check_writable(directory):
+    """Raise OptionError unless `directory` can be created and written."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        probe = os.path.join(directory, ".write_probe")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+    except OSError as error:
+        raise OptionError(f"cannot write to {directory}: {error.strerror}") from None
+
+
+def main(argv=None):
+    try:
+        config = parse_train_options(argv)
+        if config["dry_run"]:
+            dry_run(config)
+            return 0
+        train_set, test_set = build_datasets(config)
+        for key in ("checkpoint_dir_run", "log_dir_run"):
+            check_writable(config[key])
+        from utils.training_loop import training_loop
+        training_loop(config, train_set, test_set)
+    except (OptionError, DatasetError, CheckpointError) as error:
+        print(f"train.py: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

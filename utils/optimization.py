@@ -1,0 +1,76 @@
+"""Six Adam optimisers and the per-step update rule of TRAINING.md §1.
+
+Every group's gradient is the gradient of its own loss w.r.t. its own parameters,
+all taken at the weights of the step's forward pass (`torch.autograd.grad`),
+before any optimiser steps. This is the documented cleaning of the published
+code, whose group-after-group `backward(); step()` let the motion encoder's
+update leak into the motion decoder's gradient in the video task.
+"""
+import math
+
+import torch
+
+from models.losses import balance
+
+LEARNING_RATE = 2e-4
+BETAS = (0.5, 0.999)
+WEIGHT_DECAY = 1e-5
+
+
+def build_optimizers(parameter_groups, lr=LEARNING_RATE):
+    """Dict group name -> `torch.optim.Adam` (coupled L2 weight decay) over that group's parameters."""
+    return {name: torch.optim.Adam(params, lr=lr, betas=BETAS, weight_decay=WEIGHT_DECAY)
+            for name, params in parameter_groups.items()}
+
+
+def groups_to_update(task_losses):
+    """Names of the groups the balance rule lets this step update (encoders always)."""
+    names = list(task_losses.groups)
+    if task_losses.real_cost is None:
+        return names
+    update_decoder, update_discriminator = balance(float(task_losses.real_cost.detach()),
+                                                   float(task_losses.fake_cost.detach()), task_losses.margin)
+    return [n for n in names
+            if not (n.endswith("_decoder") and not update_decoder)
+            and not (n.endswith("_discriminator") and not update_discriminator)]
+
+
+def group_gradients(task_losses, names, parameter_groups):
+    """Gradients of each named group's loss w.r.t. its own parameters, at the current weights.
+
+    Returns dict name -> list of tensors (or None for parameters the loss does not reach).
+    """
+    grads = {}
+    for i, name in enumerate(names):
+        params = [p for p in parameter_groups[name] if p.requires_grad]
+        grads[name] = dict(zip(map(id, params), torch.autograd.grad(
+            task_losses.groups[name], params, retain_graph=i < len(names) - 1, allow_unused=True)))
+    return grads
+
+
+def apply_gradients(grads, parameter_groups, optimizers):
+    """Install each group's gradients and step its optimiser (after all gradients exist)."""
+    for name, by_id in grads.items():
+        optimizer = optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        for p in parameter_groups[name]:
+            p.grad = by_id.get(id(p))
+        optimizer.step()
+
+
+def losses_are_finite(task_losses, names):
+    """True when every named group's loss is finite."""
+    return all(math.isfinite(float(task_losses.groups[n].detach())) for n in names)
+
+
+def update_step(task_losses, parameter_groups, optimizers):
+    """Balance rule, gradients at the forward's weights, then the steps.
+
+    Returns the list of updated group names, or None when a loss was non-finite
+    (then nothing is stepped).
+    """
+    names = groups_to_update(task_losses)
+    if not losses_are_finite(task_losses, names):
+        return None
+    apply_gradients(group_gradients(task_losses, names, parameter_groups), parameter_groups, optimizers)
+    return names

@@ -1,0 +1,182 @@
+"""Command line -> one validated configuration (a plain dict), for train.py and eval.py.
+
+Option names are the public interface of TRAINING.md §5. `parse_train_options`
+and `parse_eval_options` raise `OptionError` (one line naming the option and what
+was expected) for any user mistake; the scripts print it and exit non-zero.
+"""
+import argparse
+import json
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class OptionError(ValueError):
+    """A user mistake in the options; its message is one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would print usage and exit(2); we want one line
+        raise OptionError(message)
+
+
+def default_exp_root():
+    """`$EXP_ROOT` when set, else the repository's `checkpoints/` folder."""
+    return os.environ.get("EXP_ROOT") or str(REPO_ROOT / "checkpoints")
+
+
+def _base_parser(description):
+    p = _Parser(description=description, allow_abbrev=False)
+    root = default_exp_root()
+    data = p.add_argument_group("data")
+    data.add_argument("--dataset", required=True, help="dataset name (see README: Weizmann, MUG, SynAction, VoxCeleb, folder, synthetic)")
+    data.add_argument("--dataroot", default=os.environ.get("DATAROOT"), help="dataset folder (default: $DATAROOT)")
+    data.add_argument("--textroot", default=None, help="where video lists are written (default: the loader's choice)")
+    data.add_argument("--every_nth", type=int, default=1, help="temporal stride of a clip")
+    data.add_argument("--video_length", type=int, default=10, help="frames per training clip")
+    data.add_argument("--image_size", type=int, default=64, help="frame size (the networks are built for 64)")
+    data.add_argument("--n_channels", type=int, default=3, help="image channels")
+    data.add_argument("--crop", action="store_true", help="random crops for training (test always crops deterministically)")
+    data.add_argument("--miniclip", action="store_true", help="Weizmann: 20 fixed clips per training video")
+    data.add_argument("--split_rule", default="auto", help="folder datasets: auto | folders | videos | frames")
+    data.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes")
+    exp = p.add_argument_group("experiment")
+    exp.add_argument("--model", default="TwoStreamVAN", choices=["TwoStreamVAN"], help="model name")
+    exp.add_argument("--exp_name", default=None, help="run name appended to each directory (default: the dataset name)")
+    exp.add_argument("--log_dir", default=os.path.join(root, "logs"), help="TensorBoard and text logs (+ exp_name)")
+    exp.add_argument("--checkpoint_dir", default=os.path.join(root, "checkpoints"), help="checkpoints (+ exp_name)")
+    exp.add_argument("--output_dir", default=os.path.join(root, "results"), help="generated videos (+ exp_name)")
+    exp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    exp.add_argument("--seed", type=int, default=0, help="seed of Python, NumPy and torch RNGs")
+    exp.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
+    model = p.add_argument_group("model")
+    model.add_argument("--batch_size", type=int, default=32)
+    model.add_argument("--motion_dim", type=int, default=64)
+    model.add_argument("--cont_dim", type=int, default=512)
+    model.add_argument("--gf_dim", type=int, default=16)
+    model.add_argument("--which_iter", default="latest", help="checkpoint to load: 'latest' or an iteration")
+    model.add_argument("--use_bn", action="store_true", help="BatchNorm in the content stream and trajectory head")
+    model.add_argument("--no_mask", action="store_true", help="TwoStreamVAN-M: fuse without masks")
+    model.add_argument("--joint", action="store_true", help="joint content-motion input (the full model)")
+    model.add_argument("--ac_kernel", type=int, default=5, help="odd size of the separable kernels")
+    model.add_argument("--kernel_layer", type=int, default=4, help="fusion at the finest 1..4 scales")
+    model.add_argument("--image_ndf", type=int, default=16, help="patch image discriminator width (published 16)")
+    model.add_argument("--video_ndf", type=int, default=64, help="video discriminator width (published 64)")
+    return p
+
+
+def _add_training_options(p):
+    t = p.add_argument_group("training")
+    t.add_argument("--resume", action="store_true", help="continue from --which_iter of this exp_name")
+    t.add_argument("--force_resume_config", action="store_true",
+                   help="resume even when model/schedule options differ from the checkpoint's")
+    t.add_argument("--print_freq", type=int, default=200)
+    t.add_argument("--save_freq", type=int, default=1000)
+    t.add_argument("--val_freq", type=int, default=1000)
+    t.add_argument("--val_batches", type=int, default=0, help="validation batches per task (0: the whole split)")
+    t.add_argument("--keep_checkpoints", type=int, default=0, help="keep only the newest N numbered checkpoints (0: all)")
+    t.add_argument("--pretrain_iters", type=int, default=0)
+    t.add_argument("--total_iters", type=int, default=100000)
+    t.add_argument("--c_kl_start", type=float, default=7.0)
+    t.add_argument("--c_kl_end", type=float, default=7.0)
+    t.add_argument("--c_img_dis", type=float, default=10.0)
+    t.add_argument("--img_m_kl", type=float, default=7.0)
+    t.add_argument("--vid_m_kl_start", type=float, default=2.0)
+    t.add_argument("--vid_m_kl_end", type=float, default=20.0)
+    t.add_argument("--xp_vs_xtilde", type=float, default=1.0)
+    t.add_argument("--pred_scale_feat", type=float, default=100.0)
+    t.add_argument("--video_scale_feat", type=float, default=100.0)
+    t.add_argument("--cont_ratio_start", type=float, default=0.4)
+    t.add_argument("--cont_ratio_end", type=float, default=0.4)
+    t.add_argument("--cont_ratio_iter_start", type=int, default=0)
+    t.add_argument("--cont_ratio_iter_end", type=int, default=200000)
+    t.add_argument("--motion_ratio_start", type=float, default=0.1)
+    t.add_argument("--motion_ratio_end", type=float, default=0.9)
+    t.add_argument("--motion_ratio_iter_start", type=int, default=0)
+    t.add_argument("--motion_ratio_iter_end", type=int, default=150000)
+    t.add_argument("--dry_run", action="store_true", help="print the options and parameter counts, then exit")
+
+
+def _add_test_options(p):
+    t = p.add_argument_group("test")
+    t.add_argument("--val_num", type=int, default=100, help="repetitions of the conditional protocol")
+    t.add_argument("--num_per_class", type=int, default=900, help="unconditional videos per class")
+    t.add_argument("--eval_batch", type=int, default=90, help="videos generated per batch")
+    t.add_argument("--get_seq", action="store_true", help="also save each video as a PNG strip")
+    t.add_argument("--get_mask", action="store_true", help="also save the motion masks of every scale as PNG")
+
+
+def _check(condition, option, expected, value):
+    if not condition:
+        raise OptionError(f"--{option} must be {expected}, got {value!r}")
+
+
+def validate(config):
+    """Raise OptionError for values out of range; returns the config with derived fields."""
+    c = config
+    _check(c["video_length"] >= 10, "video_length", "at least 10 (the video discriminator spans 10 frames)",
+           c["video_length"])
+    _check(c["image_size"] == 64, "image_size", "64 (the networks are built for 64x64 frames)", c["image_size"])
+    _check(c["n_channels"] >= 1, "n_channels", "a positive integer", c["n_channels"])
+    _check(c["every_nth"] >= 1, "every_nth", "a positive integer", c["every_nth"])
+    _check(c["ac_kernel"] >= 1 and c["ac_kernel"] % 2 == 1, "ac_kernel", "a positive odd integer", c["ac_kernel"])
+    _check(1 <= c["kernel_layer"] <= 4, "kernel_layer", "in 1..4", c["kernel_layer"])
+    for name in ("batch_size", "motion_dim", "cont_dim", "gf_dim", "image_ndf", "video_ndf"):
+        _check(c[name] >= 1, name, "a positive integer", c[name])
+    _check(c["num_workers"] >= 0, "num_workers", "non-negative", c["num_workers"])
+    _check(c["threads"] >= 0, "threads", "non-negative", c["threads"])
+    _check(c["which_iter"] == "latest" or str(c["which_iter"]).isdigit(), "which_iter",
+           "'latest' or an iteration number", c["which_iter"])
+    _check(c["split_rule"] in ("auto", "folders", "videos", "frames"), "split_rule",
+           "one of auto, folders, videos, frames", c["split_rule"])
+    if "total_iters" in c:
+        for name in ("print_freq", "save_freq", "val_freq"):
+            _check(c[name] >= 1, name, "a positive integer", c[name])
+        for name in ("total_iters", "pretrain_iters", "val_batches", "keep_checkpoints", "cont_ratio_iter_start",
+                     "cont_ratio_iter_end", "motion_ratio_iter_start", "motion_ratio_iter_end"):
+            _check(c[name] >= 0, name, "non-negative", c[name])
+        for name in ("c_kl_start", "c_kl_end", "c_img_dis", "img_m_kl", "vid_m_kl_start", "vid_m_kl_end",
+                     "xp_vs_xtilde", "pred_scale_feat", "video_scale_feat"):
+            _check(c[name] >= 0, name, "a non-negative weight", c[name])
+        for name in ("cont_ratio_start", "cont_ratio_end", "motion_ratio_start", "motion_ratio_end"):
+            _check(0 <= c[name] <= 1, name, "a probability in [0, 1]", c[name])
+        for kind in ("cont_ratio", "motion_ratio"):
+            _check(c[f"{kind}_iter_end"] >= c[f"{kind}_iter_start"], f"{kind}_iter_end",
+                   f"at least --{kind}_iter_start", c[f"{kind}_iter_end"])
+    if "val_num" in c:
+        for name in ("val_num", "num_per_class", "eval_batch"):
+            _check(c[name] >= 1, name, "a positive integer", c[name])
+    if c["dataroot"] is None and not c.get("dry_run"):
+        raise OptionError("--dataroot is required (or set DATAROOT)")
+    c["exp_name"] = c["exp_name"] or c["dataset"]
+    for key in ("log_dir", "checkpoint_dir", "output_dir"):
+        c[f"{key}_run"] = os.path.join(os.path.abspath(os.path.expanduser(c[key])), c["exp_name"])
+    return c
+
+
+def parse_train_options(argv=None):
+    """Parse and validate train.py's command line -> config dict."""
+    p = _base_parser("Train TwoStreamVAN.")
+    _add_training_options(p)
+    return validate(vars(p.parse_args(argv)))
+
+
+def parse_eval_options(argv=None):
+    """Parse and validate eval.py's command line -> config dict."""
+    p = _base_parser("Generate (and save) videos from a trained TwoStreamVAN checkpoint.")
+    _add_test_options(p)
+    return validate(vars(p.parse_args(argv)))
+
+
+# Options that change the model or the schedules; a resume must agree on them.
+MODEL_OPTIONS = ("dataset", "n_channels", "image_size", "video_length", "cont_dim", "motion_dim", "gf_dim",
+                 "use_bn", "no_mask", "joint", "ac_kernel", "kernel_layer", "image_ndf", "video_ndf")
+
+
+def write_config(config, path):
+    """Write the resolved options as JSON (atomically)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
