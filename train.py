@@ -3,21 +3,15 @@ import json
 import os
 import sys
 
-from datasets import DatasetError, build_dataset, dataset_classes, dataset_options
+from datasets import DatasetError, dataset_classes
 from utils.checkpoint import CheckpointError
+from utils.data_stream import build_split
 from utils.options import OptionError, parse_train_options
 
 
 def build_datasets(config):
-    """Train and test datasets of the configured dataset (train with the random crop when `--crop`)."""
-    common = dict(video_length=config["video_length"], every_nth=config["every_nth"],
-                  image_size=config["image_size"], textroot=config["textroot"])
-    extra = {"miniclip": config["miniclip"]} if "miniclip" in dataset_options(config["dataset"]) else {}
-    if "split_rule" in dataset_options(config["dataset"]):
-        extra["split_rule"] = config["split_rule"]
-    train_set = build_dataset(config["dataset"], config["dataroot"], "train", crop=config["crop"], **common, **extra)
-    extra.pop("miniclip", None)
-    test_set = build_dataset(config["dataset"], config["dataroot"], "test", crop=False, **common, **extra)
+    """Train and test datasets of the configured dataset; checks the batch fits the training split."""
+    train_set, test_set = build_split(config, "train"), build_split(config, "test")
     if len(train_set) < config["batch_size"]:
         raise OptionError(f"--batch_size {config['batch_size']} is larger than the training split "
                           f"({len(train_set)} clips in {config['dataroot']})")

@@ -6,6 +6,20 @@ part of its state, so a resumed run sees the same batches as an uninterrupted on
 import torch
 from torch.utils.data import DataLoader
 
+from datasets import build_dataset, dataset_options
+
+
+def build_split(config, split, video_length=None, image_size=None):
+    """The configured dataset's `split` ('train' uses the random crop when `--crop`; 'test' never does)."""
+    accepted = dataset_options(config["dataset"])
+    extra = {k: config[k] for k in ("split_rule",) if k in accepted}
+    if split == "train" and config.get("miniclip"):
+        extra["miniclip"] = True
+    return build_dataset(config["dataset"], config["dataroot"], split,
+                         video_length=video_length or config["video_length"], every_nth=config["every_nth"],
+                         image_size=image_size or config["image_size"], crop=split == "train" and config["crop"],
+                         textroot=config["textroot"], **extra)
+
 
 class EpochBatchStream:
     """Endless training batches from `dataset`: a fresh permutation per epoch, full batches only."""

@@ -50,12 +50,16 @@ def _base_parser(description):
     exp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     exp.add_argument("--seed", type=int, default=0, help="seed of Python, NumPy and torch RNGs")
     exp.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
+    exp.add_argument("--which_iter", default="latest", help="checkpoint to load: 'latest' or an iteration")
+    return p
+
+
+def _add_model_options(p):
     model = p.add_argument_group("model")
     model.add_argument("--batch_size", type=int, default=32)
     model.add_argument("--motion_dim", type=int, default=64)
     model.add_argument("--cont_dim", type=int, default=512)
     model.add_argument("--gf_dim", type=int, default=16)
-    model.add_argument("--which_iter", default="latest", help="checkpoint to load: 'latest' or an iteration")
     model.add_argument("--use_bn", action="store_true", help="BatchNorm in the content stream and trajectory head")
     model.add_argument("--no_mask", action="store_true", help="TwoStreamVAN-M: fuse without masks")
     model.add_argument("--joint", action="store_true", help="joint content-motion input (the full model)")
@@ -63,7 +67,6 @@ def _base_parser(description):
     model.add_argument("--kernel_layer", type=int, default=4, help="fusion at the finest 1..4 scales")
     model.add_argument("--image_ndf", type=int, default=16, help="patch image discriminator width (published 16)")
     model.add_argument("--video_ndf", type=int, default=64, help="video discriminator width (published 64)")
-    return p
 
 
 def _add_training_options(p):
@@ -100,6 +103,9 @@ def _add_training_options(p):
 
 def _add_test_options(p):
     t = p.add_argument_group("test")
+    t.add_argument("--protocol", default="both", choices=["unconditional", "conditional", "both"],
+                   help="EVAL.md protocols to run")
+    t.add_argument("--batch_size", type=int, default=32, help="test clips per batch (conditional protocol)")
     t.add_argument("--val_num", type=int, default=100, help="repetitions of the conditional protocol")
     t.add_argument("--num_per_class", type=int, default=900, help="unconditional videos per class")
     t.add_argument("--eval_batch", type=int, default=90, help="videos generated per batch")
@@ -120,16 +126,27 @@ def validate(config):
     _check(c["image_size"] == 64, "image_size", "64 (the networks are built for 64x64 frames)", c["image_size"])
     _check(c["n_channels"] >= 1, "n_channels", "a positive integer", c["n_channels"])
     _check(c["every_nth"] >= 1, "every_nth", "a positive integer", c["every_nth"])
-    _check(c["ac_kernel"] >= 1 and c["ac_kernel"] % 2 == 1, "ac_kernel", "a positive odd integer", c["ac_kernel"])
-    _check(1 <= c["kernel_layer"] <= 4, "kernel_layer", "in 1..4", c["kernel_layer"])
-    for name in ("batch_size", "motion_dim", "cont_dim", "gf_dim", "image_ndf", "video_ndf"):
-        _check(c[name] >= 1, name, "a positive integer", c[name])
+    if "ac_kernel" in c:
+        _validate_model(c)
+    _check(c["batch_size"] >= 1, "batch_size", "a positive integer", c["batch_size"])
     _check(c["num_workers"] >= 0, "num_workers", "non-negative", c["num_workers"])
     _check(c["threads"] >= 0, "threads", "non-negative", c["threads"])
     _check(c["which_iter"] == "latest" or str(c["which_iter"]).isdigit(), "which_iter",
            "'latest' or an iteration number", c["which_iter"])
     _check(c["split_rule"] in ("auto", "folders", "videos", "frames"), "split_rule",
            "one of auto, folders, videos, frames", c["split_rule"])
+    _validate_rest(c)
+    return _derive(c)
+
+
+def _validate_model(c):
+    _check(c["ac_kernel"] >= 1 and c["ac_kernel"] % 2 == 1, "ac_kernel", "a positive odd integer", c["ac_kernel"])
+    _check(1 <= c["kernel_layer"] <= 4, "kernel_layer", "in 1..4", c["kernel_layer"])
+    for name in ("motion_dim", "cont_dim", "gf_dim", "image_ndf", "video_ndf"):
+        _check(c[name] >= 1, name, "a positive integer", c[name])
+
+
+def _validate_rest(c):
     if "total_iters" in c:
         for name in ("print_freq", "save_freq", "val_freq"):
             _check(c[name] >= 1, name, "a positive integer", c[name])
@@ -147,6 +164,9 @@ def validate(config):
     if "val_num" in c:
         for name in ("val_num", "num_per_class", "eval_batch"):
             _check(c[name] >= 1, name, "a positive integer", c[name])
+
+
+def _derive(c):
     if c["dataroot"] is None and not c.get("dry_run"):
         raise OptionError("--dataroot is required (or set DATAROOT)")
     c["exp_name"] = c["exp_name"] or c["dataset"]
@@ -158,6 +178,7 @@ def validate(config):
 def parse_train_options(argv=None):
     """Parse and validate train.py's command line -> config dict."""
     p = _base_parser("Train TwoStreamVAN.")
+    _add_model_options(p)
     _add_training_options(p)
     return validate(vars(p.parse_args(argv)))
 
@@ -169,9 +190,14 @@ def parse_eval_options(argv=None):
     return validate(vars(p.parse_args(argv)))
 
 
-# Options that change the model or the schedules; a resume must agree on them.
+# Options that change the model; eval.py builds the networks from a checkpoint's values of these.
 MODEL_OPTIONS = ("dataset", "n_channels", "image_size", "video_length", "cont_dim", "motion_dim", "gf_dim",
                  "use_bn", "no_mask", "joint", "ac_kernel", "kernel_layer", "image_ndf", "video_ndf")
+# Options that change the model or the schedules; a resume must agree on them.
+RESUME_OPTIONS = MODEL_OPTIONS + (
+    "pretrain_iters", "c_kl_start", "c_kl_end", "vid_m_kl_start", "vid_m_kl_end", "cont_ratio_start",
+    "cont_ratio_end", "cont_ratio_iter_start", "cont_ratio_iter_end", "motion_ratio_start", "motion_ratio_end",
+    "motion_ratio_iter_start", "motion_ratio_iter_end")
 
 
 def write_config(config, path):

@@ -19,7 +19,7 @@ from utils.checkpoint import CheckpointError, checkpoint_path, list_checkpoints,
 from utils.data_stream import EpochBatchStream, validation_batches
 from utils.logger import RunLogger
 from utils.optimization import build_optimizers, update_step
-from utils.options import MODEL_OPTIONS, write_config
+from utils.options import RESUME_OPTIONS, write_config
 from utils.rng import capture_rng_state, restore_rng_state, seed_everything
 from utils.schedules import Schedules
 from utils.tasks import Batch, run_task
@@ -51,12 +51,12 @@ def visual_grid(visuals):
     return torch.cat([p[:4] for p in parts], 0)   # rows = real videos, then generated ones
 
 
-def checkpoint_state(config, nets, optimizers, iteration, counters, stream):
+def checkpoint_state(config, nets, optimizers, iteration, counters, stream, classes):
     """Everything a run depends on, as tensors and plain containers."""
     return {"iteration": iteration, "networks": nets.state_dict(),
             "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
             "counters": dict(counters), "rng": capture_rng_state(), "data": stream.state_dict(),
-            "config": {k: v for k, v in config.items()}}
+            "config": {k: v for k, v in config.items()}, "classes": list(classes)}
 
 
 def resume_state(config, nets, optimizers, stream, device):
@@ -72,7 +72,7 @@ def resume_state(config, nets, optimizers, stream, device):
     for key in ("networks", "optimizers", "iteration", "config", "rng", "data"):
         if key not in state:
             raise CheckpointError(f"{path} is not a TwoStreamVAN training checkpoint (no {key!r})")
-    differing = [k for k in MODEL_OPTIONS if state["config"].get(k) != config.get(k)]
+    differing = [k for k in RESUME_OPTIONS if state["config"].get(k) != config.get(k)]
     if differing and not config.get("force_resume_config"):
         raise CheckpointError(f"--resume: {path} was trained with different options: "
                               + ", ".join(f"--{k} {state['config'].get(k)!r} (now {config.get(k)!r})" for k in differing))
@@ -165,7 +165,7 @@ def training_loop(config, train_set, test_set):
 
     def save(name):
         save_checkpoint(checkpoint_path(ckpt_dir, name),
-                        checkpoint_state(config, nets, optimizers, iteration, counters, stream))
+                        checkpoint_state(config, nets, optimizers, iteration, counters, stream, train_set.classes))
 
     running = defaultdict(lambda: defaultdict(float))
     window_tasks, window_start = Counter(), time.time()
