@@ -17,7 +17,7 @@ setup(
     install_requires=[
         "torch==2.13.0",
         "numpy==2.4.6",
-        "opencv-python-headless==5.0.0.93",
+        "opencv-python-headless==4.14.0.94",
         "pillow==13.0.0",
         "tqdm==4.70.1",
         "tensorboardX==2.6.5",

@@ -58,9 +58,10 @@ def apply_gradients(grads, parameter_groups, optimizers):
         optimizer.step()
 
 
-def losses_are_finite(task_losses, names):
-    """True when every named group's loss is finite."""
-    return all(math.isfinite(float(task_losses.groups[n].detach())) for n in names)
+def losses_are_finite(task_losses):
+    """True when every group's loss (updated or not) and the balance costs are finite."""
+    values = list(task_losses.groups.values()) + [c for c in (task_losses.real_cost, task_losses.fake_cost) if c is not None]
+    return all(math.isfinite(float(v.detach())) for v in values)
 
 
 def update_step(task_losses, parameter_groups, optimizers):
@@ -69,8 +70,8 @@ def update_step(task_losses, parameter_groups, optimizers):
     Returns the list of updated group names, or None when a loss was non-finite
     (then nothing is stepped).
     """
-    names = groups_to_update(task_losses)
-    if not losses_are_finite(task_losses, names):
+    if not losses_are_finite(task_losses):
         return None
+    names = groups_to_update(task_losses)
     apply_gradients(group_gradients(task_losses, names, parameter_groups), parameter_groups, optimizers)
     return names
