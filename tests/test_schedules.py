@@ -9,7 +9,8 @@ P = 300
 
 
 def make(**overrides):
-    values = dict(pretrain_iters=P, c_kl_start=0.0, c_kl_end=7.0, vid_m_kl_start=2.0, vid_m_kl_end=20.0,
+    values = dict(pretrain_iters=P, c_kl_iter_end=100_000, video_iter_start=150_000, video_iter_end=400_000,
+                  c_kl_start=0.0, c_kl_end=7.0, vid_m_kl_start=2.0, vid_m_kl_end=20.0,
                   cont_ratio_start=0.4, cont_ratio_end=0.2, cont_ratio_iter_start=10, cont_ratio_iter_end=110,
                   motion_ratio_start=0.1, motion_ratio_end=0.9, motion_ratio_iter_start=0,
                   motion_ratio_iter_end=150_000)
@@ -80,3 +81,17 @@ def test_published_task_mix():
     assert early.count("content") / 20000 == pytest.approx(0.6, abs=0.02)
     assert early.count("video") / early.count("frame") == pytest.approx(0.1 / 0.9, rel=0.1)
     assert late.count("video") / late.count("frame") == pytest.approx(0.9 / 0.1, rel=0.1)
+
+
+def test_published_windows_are_the_option_defaults():
+    from utils.options import parse_train_options
+    config = parse_train_options(["--dataset", "MUG", "--dataroot", "/tmp"])
+    s = Schedules.from_config(config)
+    assert (s.c_kl_iter_end, s.video_iter_start, s.video_iter_end) == (100_000, 150_000, 400_000)
+
+
+def test_compressed_windows():
+    s = make(pretrain_iters=10, c_kl_iter_end=20, video_iter_start=30, video_iter_end=50)
+    assert s.c_kl(10) == pytest.approx(3.5)
+    assert s.epsilon(40) == 1.0 and s.epsilon(50) == pytest.approx(0.5) and s.epsilon(60) == 0.0
+    assert s.m_kl(50) == pytest.approx(11.0)

@@ -90,6 +90,11 @@ def _add_training_options(p):
     t.add_argument("--xp_vs_xtilde", type=float, default=1.0)
     t.add_argument("--pred_scale_feat", type=float, default=100.0)
     t.add_argument("--video_scale_feat", type=float, default=100.0)
+    t.add_argument("--c_kl_iter_end", type=int, default=100000, help="end of the c_kl ramp (published 100000)")
+    t.add_argument("--video_iter_start", type=int, default=150000,
+                   help="start of the ε and video-KL ramps, before the pre-training shift (published 150000)")
+    t.add_argument("--video_iter_end", type=int, default=400000,
+                   help="end of the ε and video-KL ramps, before the pre-training shift (published 400000)")
     t.add_argument("--cont_ratio_start", type=float, default=0.4)
     t.add_argument("--cont_ratio_end", type=float, default=0.4)
     t.add_argument("--cont_ratio_iter_start", type=int, default=0)
@@ -158,6 +163,9 @@ def _validate_rest(c):
             _check(c[name] >= 0, name, "a non-negative weight", c[name])
         for name in ("cont_ratio_start", "cont_ratio_end", "motion_ratio_start", "motion_ratio_end"):
             _check(0 <= c[name] <= 1, name, "a probability in [0, 1]", c[name])
+        _check(c["c_kl_iter_end"] >= 0, "c_kl_iter_end", "non-negative", c["c_kl_iter_end"])
+        _check(0 <= c["video_iter_start"] <= c["video_iter_end"], "video_iter_end",
+               "at least --video_iter_start (both non-negative)", c["video_iter_end"])
         for kind in ("cont_ratio", "motion_ratio"):
             _check(c[f"{kind}_iter_end"] >= c[f"{kind}_iter_start"], f"{kind}_iter_end",
                    f"at least --{kind}_iter_start", c[f"{kind}_iter_end"])
@@ -195,7 +203,7 @@ MODEL_OPTIONS = ("dataset", "n_channels", "image_size", "video_length", "cont_di
                  "use_bn", "no_mask", "joint", "ac_kernel", "kernel_layer", "image_ndf", "video_ndf")
 # Options that change the model or the schedules; a resume must agree on them.
 RESUME_OPTIONS = MODEL_OPTIONS + (
-    "pretrain_iters", "c_kl_start", "c_kl_end", "vid_m_kl_start", "vid_m_kl_end", "cont_ratio_start",
+    "pretrain_iters", "c_kl_iter_end", "video_iter_start", "video_iter_end", "c_kl_start", "c_kl_end", "vid_m_kl_start", "vid_m_kl_end", "cont_ratio_start",
     "cont_ratio_end", "cont_ratio_iter_start", "cont_ratio_iter_end", "motion_ratio_start", "motion_ratio_end",
     "motion_ratio_iter_start", "motion_ratio_iter_end")
 
