@@ -11,8 +11,8 @@ import sys
 import torch
 
 from datasets import DatasetError
-from utils.checkpoint import CheckpointError
-from utils.options import OptionError, parse_eval_options
+from utils.cli import run_command
+from utils.options import parse_eval_options
 
 
 def run(config):
@@ -47,14 +47,5 @@ def run(config):
         print(f"  grid (one row per class): {paths['gif']} and {paths['png']}")
 
 
-def main(argv=None):
-    try:
-        run(parse_eval_options(argv))
-    except (OptionError, DatasetError, CheckpointError) as error:
-        print(f"eval.py: error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command("eval.py", lambda argv: run(parse_eval_options(argv))))

@@ -3,8 +3,8 @@ import json
 import os
 import sys
 
-from datasets import DatasetError, dataset_classes
-from utils.checkpoint import CheckpointError
+from datasets import dataset_classes
+from utils.cli import run_command
 from utils.data_stream import build_split
 from utils.options import OptionError, parse_train_options
 
@@ -43,21 +43,17 @@ def check_writable(directory):
 
 
 def main(argv=None):
-    try:
-        config = parse_train_options(argv)
-        if config["dry_run"]:
-            dry_run(config)
-            return 0
-        train_set, test_set = build_datasets(config)
-        for key in ("checkpoint_dir_run", "log_dir_run"):
-            check_writable(config[key])
-        from utils.training_loop import training_loop
-        training_loop(config, train_set, test_set)
-    except (OptionError, DatasetError, CheckpointError) as error:
-        print(f"train.py: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    """Parse the options, then dry-run or train."""
+    config = parse_train_options(argv)
+    if config["dry_run"]:
+        dry_run(config)
+        return
+    train_set, test_set = build_datasets(config)
+    for key in ("checkpoint_dir_run", "log_dir_run"):
+        check_writable(config[key])
+    from utils.training_loop import training_loop
+    training_loop(config, train_set, test_set)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command("train.py", main))

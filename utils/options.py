@@ -175,7 +175,8 @@ def _validate_rest(c):
 
 
 def _derive(c):
-    if c["dataroot"] is None and not c.get("dry_run"):
+    needs_data = not c.get("dry_run") and c.get("protocol") != "unconditional"
+    if c["dataroot"] is None and needs_data:
         raise OptionError("--dataroot is required (or set DATAROOT)")
     c["exp_name"] = c["exp_name"] or c["dataset"]
     for key in ("log_dir", "checkpoint_dir", "output_dir"):
