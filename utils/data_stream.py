@@ -43,8 +43,11 @@ class EpochBatchStream:
 
     def _start(self):
         batches = self.epoch_batches(self.epoch)[self.position:]
+        # A private generator: creating a loader iterator draws a worker base seed, which would
+        # otherwise come from (and shift) the global torch RNG, breaking exact resume.
         loader = DataLoader(self.dataset, batch_sampler=batches, num_workers=self.num_workers,
-                            pin_memory=self.pin_memory)
+                            pin_memory=self.pin_memory,
+                            generator=torch.Generator().manual_seed(self.seed + self.epoch + 1))
         self._iterator = iter(loader)
 
     def next(self):
@@ -70,7 +73,8 @@ class EpochBatchStream:
 
 def validation_batches(dataset, batch_size, max_batches=0, num_workers=0):
     """Full batches of the test split in order (at most `max_batches` when > 0)."""
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, drop_last=True, num_workers=num_workers)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, drop_last=True, num_workers=num_workers,
+                        generator=torch.Generator().manual_seed(0))
     for i, batch in enumerate(loader):
         if max_batches and i >= max_batches:
             break
