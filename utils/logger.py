@@ -1,4 +1,5 @@
 """Console, text-file and TensorBoard (tensorboardX) logging of a run."""
+import math
 import os
 import time
 
@@ -30,10 +31,12 @@ class RunLogger:
         self.text.flush()
 
     def scalars(self, prefix, values, step):
-        """Log a dict of floats as `<prefix>/<name>`."""
+        """Log a dict of floats as `<prefix>/<name>` (non-finite values are left out: the console
+        line shows them, TensorBoard cannot)."""
         if self.writer is not None:
             for name, value in values.items():
-                self.writer.add_scalar(f"{prefix}/{name}", float(value), step)
+                if math.isfinite(float(value)):
+                    self.writer.add_scalar(f"{prefix}/{name}", float(value), step)
 
     def videos(self, tag, videos, step, max_videos=8):
         """Log videos `[N, C, T, H, W]` in [-1, 1] as one image grid (rows = videos, columns = frames)."""

@@ -21,7 +21,7 @@ def to_uint8_video(video) -> np.ndarray:
     video = _as_numpy(video).astype(np.float64)
     if video.ndim not in (4, 5):
         raise ValueError(f"expected [C, T, H, W] or [N, C, T, H, W], got shape {video.shape}")
-    pixels = np.clip(np.round((video + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    pixels = np.clip(np.round((np.nan_to_num(video, nan=-1.0) + 1.0) * 127.5), 0, 255).astype(np.uint8)
     return np.moveaxis(pixels, -4, -1)
 
 

@@ -12,6 +12,6 @@ exec "$PYTHON" "$ROOT/train.py" --dataset synthetic --dataroot "$DATAROOT" --exp
   "${LOCATIONS[@]}" --joint --batch_size 8 --cont_dim 64 --motion_dim 16 --gf_dim 8 --image_ndf 16 --video_ndf 16 \
   --total_iters 330 --pretrain_iters 80 --print_freq 25 --val_freq 125 --val_batches 1 --save_freq 125 \
   --c_kl_start 1 --c_kl_end 1 --img_m_kl 1 --vid_m_kl_start 1 --vid_m_kl_end 1 --xp_vs_xtilde 1 \
-  --c_kl_iter_end 1 --video_iter_start 100 --video_iter_end 220 \
+  --c_kl_iter_end 1 \
   --cont_ratio_start 0.5 --cont_ratio_end 0.5 --cont_ratio_iter_start 0 --cont_ratio_iter_end 1 \
   --motion_ratio_start 0.5 --motion_ratio_end 0.5 --motion_ratio_iter_start 0 --motion_ratio_iter_end 1 "$@"
