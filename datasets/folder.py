@@ -10,6 +10,8 @@ Split rules (`split_rule`):
   'videos'   whole videos held out: in each class, the k-th, 2k-th, ... video
              (natural order, k = `test_every`, default 5) is test, the rest train
   'frames'   inside each video: frames [0, floor(2T/3)) train, the rest test
+  'mirror_pairs'  as 'videos', but a video and its left-right mirror (found by
+             content, datasets.mirror_pairs) count as one unit and stay together
   'all'      every video, all frames, in both splits
   'auto'     (default) 'folders' when `<root>/train` and `<root>/test` both
              exist, else 'videos'
@@ -24,10 +26,11 @@ import numpy as np
 from . import clips
 from .base import ClipDataset, VideoEntry, check_common
 from .errors import DatasetError, reject
+from .mirror_pairs import mirror_units
 from .media import (frame_files, image_shape, natural_key, read_image, read_video_frames,
                     sniff, split_strip, strip_length, video_frame_count)
 
-SPLIT_RULES = ("auto", "folders", "videos", "frames", "all")
+SPLIT_RULES = ("auto", "folders", "videos", "mirror_pairs", "frames", "all")
 
 
 def resolve_split_rule(root, rule):
@@ -68,15 +71,21 @@ def probe_video(path):
 def split_part(rule, split, position, n_frames, test_every):
     """Frame range `(start, end)` of a video for `split` under `rule`, or None when it is not in that split.
 
-    `position` is the video's index in its class (natural order).
+    `position` is the video's index in its class (natural order; for 'mirror_pairs' its unit's index).
     """
     if rule in ("folders", "all"):
         return 0, n_frames
-    if rule == "videos":
+    if rule in ("videos", "mirror_pairs"):
         is_test = position % test_every == test_every - 1
         return (0, n_frames) if is_test == (split == "test") else None
     cut = (2 * n_frames) // 3
     return (0, cut) if split == "train" else (cut, n_frames)
+
+
+def read_whole_video(path):
+    """Every frame of the strip, frame folder or video file at `path`; returns uint8 RGB `[T, H, W, 3]`."""
+    kind, n_frames, files = probe_video(path)
+    return read_media_clip(VideoEntry(path, -1, -1, path, 0, n_frames, 1, kind, files), list(range(n_frames)))
 
 
 def read_media_clip(entry, indices):
@@ -137,8 +146,10 @@ class FolderDataset(ClipDataset):
             if not os.path.isdir(folder):
                 continue
             names = sorted((n for n in os.listdir(folder) if not n.startswith(".")), key=natural_key)
+            units = range(len(names)) if self.split_rule != "mirror_pairs" else \
+                mirror_units([os.path.join(folder, n) for n in names], read_whole_video)
             for position, fname in enumerate(names):
-                if split_part(self.split_rule, split, position, 0, test_every) is None:
+                if split_part(self.split_rule, split, units[position], 0, test_every) is None:
                     continue  # held out by the 'videos' rule: decided before probing the file
                 path = os.path.join(folder, fname)
                 try:
@@ -146,7 +157,7 @@ class FolderDataset(ClipDataset):
                 except DatasetError as err:
                     reject(path, str(err))
                     continue
-                start, end = split_part(self.split_rule, split, position, n, test_every)
+                start, end = split_part(self.split_rule, split, units[position], n, test_every)
                 if end - start < video_length:
                     reject(path, f"{end - start} frames in split '{split}', "
                                  f"at least video_length={video_length} needed")

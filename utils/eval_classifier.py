@@ -1,0 +1,79 @@
+"""Score a trained evaluation classifier on the real test clips (centre crop, start 0):
+`python -m utils.eval_classifier --dataset NAME --dataroot DIR --classifier PATH_OR_EXP [--which best|latest|N]`.
+
+Prints one results line (accuracy folded to the action, IS, intra/inter entropy)
+and appends it to a results file. The reusable parts for the generator's
+evaluation are in utils.classifier_scoring (`load_classifier`, `classify_videos`).
+"""
+import os
+import sys
+import time
+
+from utils.checkpoint import CheckpointError, checkpoint_path, list_checkpoints
+from utils.classifier_options import OptionError, parse_classifier_eval_options
+
+PROGRAM = "python -m utils.eval_classifier"
+RESULTS_NAME = "results.txt"
+
+
+def resolve_classifier_path(spec, which, checkpoint_dir):
+    """Checkpoint file named by `--classifier`: a file as it is; a run folder or an exp_name under
+    `checkpoint_dir` with `<which>.pth` in it. Returns the path; CheckpointError (one line) otherwise."""
+    if os.path.isfile(spec):
+        return spec
+    directory = spec if os.path.isdir(spec) else os.path.join(checkpoint_dir, spec)
+    if not os.path.isdir(directory):
+        raise CheckpointError(f"--classifier {spec}: no such checkpoint file, run folder, or experiment "
+                              f"in {checkpoint_dir}")
+    available = list_checkpoints(directory)
+    if str(which) not in available:
+        raise CheckpointError(f"--classifier {spec}: no checkpoint {which!r} in {directory} "
+                              f"(available: {', '.join(available) or 'none'})")
+    return checkpoint_path(directory, which)
+
+
+def results_line(info, dataset, clips, metrics):
+    """One results line: what was scored and every metric by name; returns a str."""
+    names = ["acc", "I_score", "intra_E", "inter_E", "class_intra_E", "loss"]
+    names += ["acc_actor_action"] if "acc_actor_action" in metrics else []
+    return (f"classifier={info['path']} iter={info['iteration']} dataset={dataset} split=test clips={clips} "
+            + " ".join(f"{name}={metrics[name]:.4f}" for name in names))
+
+
+def main(argv=None):
+    """Parse the options, load the classifier, score the test split, print and append the results line."""
+    config = parse_classifier_eval_options(argv)
+    import torch
+    from utils.classifier_scoring import load_classifier, score_dataset
+    from utils.classifier_training import classifier_split
+    from utils.cli import check_writable
+    from utils.training_loop import resolve_device
+    device = resolve_device(config["device"])
+    if config["threads"]:
+        torch.set_num_threads(config["threads"])
+    path = resolve_classifier_path(config["classifier"], config["which"], config["checkpoint_dir"])
+    results_file = config["results_file"] or os.path.join(os.path.dirname(os.path.abspath(path)), RESULTS_NAME)
+    check_writable(os.path.dirname(os.path.abspath(results_file)), "results_file")
+    model, info = load_classifier(path, device)
+    if info["dataset"] != config["dataset"]:
+        raise OptionError(f"--classifier {path} was trained on --dataset {info['dataset']}, not {config['dataset']}")
+    for key in ("split_rule", "test_every"):  # the split the classifier was validated on, unless overridden
+        if config[key] is None:
+            config[key] = info.get(key)
+    test_set = classifier_split(config, "test", info)
+    for key in ("classes",) + (("actors",) if info["model_is_actor"] else ()):
+        if list(getattr(test_set, key)) != list(info[key]):
+            raise OptionError(f"the test data in {config['dataroot']} has the {key} {getattr(test_set, key)}, "
+                              f"the classifier {info[key]}")
+    metrics, clips = score_dataset(model, test_set, info, config["batch_size"], config["num_workers"])
+    line = results_line(info, config["dataset"], clips, metrics)
+    print(line)
+    os.makedirs(os.path.dirname(os.path.abspath(results_file)), exist_ok=True)
+    with open(results_file, "a") as handle:
+        handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+    print(f"appended to {results_file}")
+
+
+if __name__ == "__main__":
+    from utils.cli import run_command
+    sys.exit(run_command(PROGRAM, main))
