@@ -11,7 +11,7 @@ import sys
 import torch
 
 from datasets import DatasetError
-from utils.cli import run_command
+from utils.cli import check_writable, run_command
 from utils.options import parse_eval_options
 
 
@@ -21,6 +21,7 @@ def run(config):
     from utils.evaluation import generate_conditional, generate_unconditional, load_trained_networks, save_outputs
     from utils.training_loop import resolve_device
     device = resolve_device(config["device"])
+    check_writable(config["output_dir_run"], "output_dir")
     if config["threads"]:
         torch.set_num_threads(config["threads"])
     nets, iteration, trained, classes = load_trained_networks(config, device)

@@ -1,10 +1,9 @@
 """Train TwoStreamVAN: `python train.py --dataset NAME --dataroot DIR [options]` (see README)."""
 import json
-import os
 import sys
 
 from datasets import dataset_classes
-from utils.cli import run_command
+from utils.cli import check_writable, run_command
 from utils.data_stream import build_split
 from utils.options import OptionError, parse_train_options
 
@@ -30,28 +29,19 @@ def dry_run(config):
           f"video_discriminator={counts['video_discriminator']}")
 
 
-def check_writable(directory):
-    """Raise OptionError unless `directory` can be created and written."""
-    try:
-        os.makedirs(directory, exist_ok=True)
-        probe = os.path.join(directory, ".write_probe")
-        with open(probe, "w"):
-            pass
-        os.remove(probe)
-    except OSError as error:
-        raise OptionError(f"cannot write to {directory}: {error.strerror}") from None
-
-
 def main(argv=None):
     """Parse the options, then dry-run or train."""
     config = parse_train_options(argv)
     if config["dry_run"]:
         dry_run(config)
         return
+    from utils.training_loop import resolve_device, resume_checkpoint_path, training_loop
+    resolve_device(config["device"])
+    check_writable(config["checkpoint_dir_run"], "checkpoint_dir")
+    check_writable(config["log_dir_run"], "log_dir")
+    if config["resume"]:
+        resume_checkpoint_path(config)  # fail before reading the data when there is nothing to resume
     train_set, test_set = build_datasets(config)
-    for key in ("checkpoint_dir_run", "log_dir_run"):
-        check_writable(config[key])
-    from utils.training_loop import training_loop
     training_loop(config, train_set, test_set)
 
 

@@ -135,7 +135,8 @@ def test_resume_is_bit_exact_on_cpu(tmp_path, synthetic_root):
         return ["train.py", "--dataset", "synthetic", "--dataroot", str(synthetic_root), "--exp_name", name,
                 *SMALL_FLAGS, *dirs(tmp_path), "--pretrain_iters", "2", "--print_freq", "3", "--val_freq", "6",
                 "--save_freq", "100", "--val_batches", "1", "--crop", "--cont_ratio_start", "0.3",
-                "--cont_ratio_end", "0.3", "--motion_ratio_start", "0.5", "--motion_ratio_end", "0.5", "--seed", "9"]
+                "--cont_ratio_end", "0.3", "--motion_ratio_start", "0.5", "--motion_ratio_end", "0.5", "--seed", "9",
+                "--device", "cpu"]
     assert run(common("straight") + ["--total_iters", "12"]).returncode == 0
     assert run(common("pieces") + ["--total_iters", "6"]).returncode == 0
     assert run(common("pieces") + ["--total_iters", "12", "--resume"]).returncode == 0

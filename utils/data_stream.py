@@ -12,7 +12,7 @@ from datasets import build_dataset, dataset_options
 def build_split(config, split, video_length=None, image_size=None):
     """The configured dataset's `split` ('train' uses the random crop when `--crop`; 'test' never does)."""
     accepted = dataset_options(config["dataset"])
-    extra = {k: config[k] for k in ("split_rule",) if k in accepted}
+    extra = {k: config[k] for k in ("split_rule", "identity_labels") if k in accepted and k in config}
     if split == "train" and config.get("miniclip"):
         extra["miniclip"] = True
     return build_dataset(config["dataset"], config["dataroot"], split,

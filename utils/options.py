@@ -7,6 +7,7 @@ was expected) for any user mistake; the scripts print it and exit non-zero.
 import argparse
 import json
 import os
+import re
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +40,9 @@ def _base_parser(description):
     data.add_argument("--n_channels", type=int, default=3, help="image channels")
     data.add_argument("--crop", action="store_true", help="random crops for training (test always crops deterministically)")
     data.add_argument("--miniclip", action="store_true", help="Weizmann: 20 fixed clips per training video")
-    data.add_argument("--split_rule", default="auto", help="folder datasets: auto | folders | videos | frames")
+    data.add_argument("--split_rule", default="auto", help="folder datasets: auto | folders | videos | mirror_pairs | frames | all")
+    data.add_argument("--identity_labels", action="store_true",
+                      help="VoxCeleb: one class per identity (default: unconditional, one class)")
     data.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes")
     exp = p.add_argument_group("experiment")
     exp.add_argument("--model", default="TwoStreamVAN", choices=["TwoStreamVAN"], help="model name")
@@ -79,6 +82,8 @@ def _add_training_options(p):
     t.add_argument("--val_freq", type=int, default=1000)
     t.add_argument("--val_batches", type=int, default=0, help="validation batches per task (0: the whole split)")
     t.add_argument("--keep_checkpoints", type=int, default=0, help="keep only the newest N numbered checkpoints (0: all)")
+    t.add_argument("--max_nonfinite", type=int, default=10,
+                   help="stop (without saving) after this many consecutive non-finite steps (0: never stop)")
     t.add_argument("--pretrain_iters", type=int, default=0)
     t.add_argument("--total_iters", type=int, default=100000)
     t.add_argument("--c_kl_start", type=float, default=7.0)
@@ -126,6 +131,9 @@ def _check(condition, option, expected, value):
 def validate(config):
     """Raise OptionError for values out of range; returns the config with derived fields."""
     c = config
+    from datasets import DATASET_NAMES
+    if c["dataset"] not in DATASET_NAMES:
+        raise OptionError(f"unknown dataset {c['dataset']!r} (known: {', '.join(DATASET_NAMES)})")
     _check(c["video_length"] >= 10, "video_length", "at least 10 (the video discriminator spans 10 frames)",
            c["video_length"])
     _check(c["image_size"] == 64, "image_size", "64 (the networks are built for 64x64 frames)", c["image_size"])
@@ -136,12 +144,28 @@ def validate(config):
     _check(c["batch_size"] >= 1, "batch_size", "a positive integer", c["batch_size"])
     _check(c["num_workers"] >= 0, "num_workers", "non-negative", c["num_workers"])
     _check(c["threads"] >= 0, "threads", "non-negative", c["threads"])
+    _check(re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", c["device"]) is not None, "device", "auto, cpu, cuda or cuda:N",
+           c["device"])
     _check(c["which_iter"] == "latest" or str(c["which_iter"]).isdigit(), "which_iter",
            "'latest' or an iteration number", c["which_iter"])
-    _check(c["split_rule"] in ("auto", "folders", "videos", "frames"), "split_rule",
-           "one of auto, folders, videos, frames", c["split_rule"])
+    from datasets.folder import SPLIT_RULES
+    _check(c["split_rule"] in SPLIT_RULES, "split_rule", f"one of {', '.join(SPLIT_RULES)}", c["split_rule"])
+    if c.get("identity_labels"):
+        _check_loader_option(c["dataset"], "identity_labels")
     _validate_rest(c)
     return _derive(c)
+
+
+def _check_loader_option(dataset, option):
+    """Raise OptionError unless the loader of `dataset` takes the keyword `option` (see build_split)."""
+    from datasets import DATASET_NAMES, DatasetError, dataset_options
+    try:
+        accepted = dataset_options(dataset)
+    except DatasetError as error:
+        raise OptionError(str(error)) from None
+    if option not in accepted:
+        having = [name for name in DATASET_NAMES if option in dataset_options(name)]
+        raise OptionError(f"--{option} is not an option of --dataset {dataset} (only of: {', '.join(having)})")
 
 
 def _validate_model(c):
@@ -155,7 +179,8 @@ def _validate_rest(c):
     if "total_iters" in c:
         for name in ("print_freq", "save_freq", "val_freq"):
             _check(c[name] >= 1, name, "a positive integer", c[name])
-        for name in ("total_iters", "pretrain_iters", "val_batches", "keep_checkpoints", "cont_ratio_iter_start",
+        for name in ("total_iters", "pretrain_iters", "val_batches", "keep_checkpoints", "max_nonfinite",
+                     "cont_ratio_iter_start",
                      "cont_ratio_iter_end", "motion_ratio_iter_start", "motion_ratio_iter_end"):
             _check(c[name] >= 0, name, "non-negative", c[name])
         for name in ("c_kl_start", "c_kl_end", "c_img_dis", "img_m_kl", "vid_m_kl_start", "vid_m_kl_end",
@@ -204,7 +229,7 @@ MODEL_OPTIONS = ("dataset", "n_channels", "image_size", "video_length", "cont_di
                  "use_bn", "no_mask", "joint", "ac_kernel", "kernel_layer", "image_ndf", "video_ndf")
 # Options that change the model or the schedules; a resume must agree on them.
 RESUME_OPTIONS = MODEL_OPTIONS + (
-    "pretrain_iters", "c_kl_iter_end", "video_iter_start", "video_iter_end", "c_kl_start", "c_kl_end", "vid_m_kl_start", "vid_m_kl_end", "cont_ratio_start",
+    "identity_labels", "pretrain_iters", "c_kl_iter_end", "video_iter_start", "video_iter_end", "c_kl_start", "c_kl_end", "vid_m_kl_start", "vid_m_kl_end", "cont_ratio_start",
     "cont_ratio_end", "cont_ratio_iter_start", "cont_ratio_iter_end", "motion_ratio_start", "motion_ratio_end",
     "motion_ratio_iter_start", "motion_ratio_iter_end")
 

@@ -2,7 +2,10 @@
 
 `training_loop(config, train_set, test_set)` owns nothing but the loop: networks
 come from `models`, the tasks' forward passes from `utils.tasks`, the update rule
-from `utils.optimization`, checkpoints from `utils.checkpoint`.
+from `utils.optimization`, checkpoints from `utils.checkpoint`. Reliability: a
+step with a non-finite loss changes nothing (BatchNorm buffers are restored);
+`--max_nonfinite` such steps in a row stop the run without saving; SIGINT/SIGTERM
+stop it after the current iteration with `latest` saved once.
 """
 import os
 import random
@@ -14,12 +17,12 @@ import torch
 from tqdm import tqdm
 
 from models import TwoStreamNetworks
-from utils.checkpoint import CheckpointError, checkpoint_path, list_checkpoints, load_checkpoint, prune_checkpoints, \
-    save_checkpoint
+from utils.checkpoint import SUFFIX, TMP_PREFIX, TMP_SUFFIX, CheckpointError, checkpoint_path, list_checkpoints, \
+    load_checkpoint, prune_checkpoints, save_checkpoint
 from utils.data_stream import EpochBatchStream, validation_batches
 from utils.logger import RunLogger
 from utils.optimization import build_optimizers, update_step
-from utils.options import RESUME_OPTIONS, write_config
+from utils.options import RESUME_OPTIONS, OptionError, write_config
 from utils.rng import capture_rng_state, restore_rng_state, seed_everything
 from utils.schedules import Schedules
 from utils.tasks import Batch, run_task
@@ -28,11 +31,21 @@ TASKS = ("pretrain", "content", "frame", "video")
 CONSTANT_WEIGHTS = ("c_img_dis", "xp_vs_xtilde", "img_m_kl", "pred_scale_feat", "video_scale_feat")
 
 
+class TrainingAborted(RuntimeError):
+    """Training stopped by a fault that is not a user mistake (persistent non-finite losses); one-line message."""
+
+
 def resolve_device(name):
-    """'auto' -> cuda when available else cpu; anything else as given."""
+    """'auto' -> cuda when available else cpu; 'cpu', 'cuda', 'cuda:N' as given (OptionError if absent)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise OptionError(f"--device {name}: CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise OptionError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return device
 
 
 def step_values(config, schedules, iteration):
@@ -51,37 +64,131 @@ def visual_grid(visuals):
     return torch.cat([p[:4] for p in parts], 0)   # rows = real videos, then generated ones
 
 
-def checkpoint_state(config, nets, optimizers, iteration, counters, stream, classes):
+class LossWindow:
+    """Per-task loss sums and step counts since the last print. Part of a checkpoint, so that the
+    means printed after a resume are those of the uninterrupted run."""
+
+    def __init__(self):
+        self.sums, self.counts = defaultdict(lambda: defaultdict(float)), Counter()
+        self.reset()
+
+    def reset(self):
+        """Start a new window (and its timer)."""
+        self.sums.clear()
+        self.counts.clear()
+        self.timed_steps, self.started = 0, time.time()
+
+    def add(self, task, scalars):
+        """Add one step's scalar losses of `task`."""
+        self.counts[task] += 1
+        self.timed_steps += 1
+        for key, value in scalars.items():
+            self.sums[task][key] += float(value.detach() if torch.is_tensor(value) else value)
+
+    def means(self):
+        """Dict task -> dict loss name -> mean over the window, in TASKS order."""
+        return {task: {k: v / self.counts[task] for k, v in self.sums[task].items()}
+                for task in TASKS if self.counts[task]}
+
+    def seconds_per_step(self):
+        """Wall seconds per step run by this process in this window."""
+        return (time.time() - self.started) / max(self.timed_steps, 1)
+
+    def state_dict(self):
+        """Sums and counts as plain containers."""
+        return {"sums": {task: dict(sums) for task, sums in self.sums.items()}, "counts": dict(self.counts)}
+
+    def load_state_dict(self, state):
+        """Restore what `state_dict` returned."""
+        self.reset()
+        for task, sums in state["sums"].items():
+            self.sums[task].update(sums)
+        self.counts.update(state["counts"])
+
+
+def checkpoint_state(config, nets, optimizers, iteration, counters, stream, classes, window):
     """Everything a run depends on, as tensors and plain containers."""
     return {"iteration": iteration, "networks": nets.state_dict(),
             "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
             "counters": dict(counters), "rng": capture_rng_state(), "data": stream.state_dict(),
-            "config": {k: v for k, v in config.items()}, "classes": list(classes)}
+            "log_window": window.state_dict(), "config": {k: v for k, v in config.items()},
+            "classes": list(classes)}
 
 
-def resume_state(config, nets, optimizers, stream, device):
-    """Load `--which_iter` of this run into the networks/optimisers/stream; returns `(iteration, counters)`."""
+def resume_checkpoint_path(config):
+    """Path of `--which_iter` in this run's checkpoint folder; CheckpointError listing what exists."""
     directory = config["checkpoint_dir_run"]
-    available = list_checkpoints(directory) if os.path.isdir(directory) else []
-    name = config["which_iter"]
-    if name not in available:
-        raise CheckpointError(f"--resume: no checkpoint {name!r} in {directory} "
+    available = list_checkpoints(directory)
+    if config["which_iter"] not in available:
+        raise CheckpointError(f"--resume: no checkpoint {config['which_iter']!r} in {directory} "
                               f"(available: {', '.join(available) or 'none'})")
-    path = checkpoint_path(directory, name)
-    state = load_checkpoint(path, map_location=device)
+    return checkpoint_path(directory, config["which_iter"])
+
+
+def resume_state(config, nets, optimizers, stream, window, classes):
+    """Load `--which_iter` of this run into the networks, optimisers, data stream, loss window and RNGs.
+
+    Returns `(iteration, counters, path)`; CheckpointError for a file that does not fit this run.
+    """
+    path = resume_checkpoint_path(config)
+    state = load_checkpoint(path, map_location="cpu")  # RNG states stay on the CPU; load_state_dict moves the rest
     for key in ("networks", "optimizers", "iteration", "config", "rng", "data"):
         if key not in state:
             raise CheckpointError(f"{path} is not a TwoStreamVAN training checkpoint (no {key!r})")
-    differing = [k for k in RESUME_OPTIONS if state["config"].get(k) != config.get(k)]
+    # an option missing from an older checkpoint compares as off (False), e.g. --identity_labels
+    differing = [k for k in RESUME_OPTIONS if state["config"].get(k, False) != config.get(k, False)]
     if differing and not config.get("force_resume_config"):
         raise CheckpointError(f"--resume: {path} was trained with different options: "
                               + ", ".join(f"--{k} {state['config'].get(k)!r} (now {config.get(k)!r})" for k in differing))
-    nets.load_state_dict(state["networks"])
-    for name_, opt in optimizers.items():
-        opt.load_state_dict(state["optimizers"][name_])
+    trained_classes = list(state.get("classes", classes))
+    if trained_classes != list(classes):
+        raise CheckpointError(f"--resume: {path} was trained on the classes {', '.join(trained_classes)}; "
+                              f"the data in {config['dataroot']} has {', '.join(classes)}")
+    try:
+        nets.load_state_dict(state["networks"])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+    except (RuntimeError, ValueError, KeyError) as error:
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"--resume: {path} does not fit the configured model ({detail[:300]})") from None
     stream.load_state_dict(state["data"])
+    window.load_state_dict(state.get("log_window", {"sums": {}, "counts": {}}))
     restore_rng_state(state["rng"])
-    return int(state["iteration"]), Counter(state.get("counters", {}))
+    return int(state["iteration"]), Counter(state.get("counters", {})), path
+
+
+def remove_unfinished_saves(directory):
+    """Delete the temporary files that saves killed mid-write left in `directory`; returns their names."""
+    if not os.path.isdir(directory):
+        return []
+    stale = sorted(name for name in os.listdir(directory)
+                   if name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX) and SUFFIX + "." in name)
+    for name in stale:
+        os.remove(os.path.join(directory, name))
+    return stale
+
+
+def train_step(task, nets, groups, optimizers, batch, values, rng):
+    """One iteration's forward pass and update: `(losses, visuals, updated group names or None)`.
+
+    None means a non-finite loss: no optimiser stepped and the BatchNorm buffers, which the
+    train-mode forward moved (perhaps to NaN), are restored to their values before it.
+    """
+    buffers = list(nets.buffers())
+    before = [b.detach().clone() for b in buffers]
+    losses, visuals = run_task(task, nets, batch, values, rng)
+    updated = update_step(losses, groups, optimizers)
+    if updated is None:
+        with torch.no_grad():
+            for buffer, saved in zip(buffers, before):
+                buffer.copy_(saved)
+    return losses, visuals, updated
+
+
+def weights_are_finite(nets):
+    """True when every floating-point parameter and buffer of the networks is finite. (Adam's state
+    may hold an inf, a squared gradient that overflowed; that only stops the element's updates.)"""
+    return all(bool(torch.isfinite(t).all()) for t in nets.state_dict().values() if t.is_floating_point())
 
 
 @torch.no_grad()
@@ -119,11 +226,15 @@ def validate(config, nets, test_set, device, iteration, schedules, logger, pretr
 
 
 class _StopRequest:
-    """Turns SIGINT/SIGTERM into a flag checked between iterations."""
+    """Turns SIGINT/SIGTERM into a flag (and the signal's name) checked between iterations."""
 
     def __init__(self):
-        self.requested = False
+        self.signal_name = None
         self._previous = {}
+
+    @property
+    def requested(self):
+        return self.signal_name is not None
 
     def __enter__(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -131,15 +242,32 @@ class _StopRequest:
         return self
 
     def _handle(self, signum, frame):
-        self.requested = True
+        self.signal_name = signal.Signals(signum).name
 
     def __exit__(self, *exc):
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
 
 
+def log_window(logger, window, counters, iteration, total_iters, task, visuals):
+    """The print-cadence report: mean losses per task, seconds per step, counts; then a new window."""
+    parts = []
+    for name, means in window.means().items():
+        logger.scalars(f"train/{name}", means, iteration)
+        parts.append(f"{name}[{window.counts[name]}] " + " ".join(
+            f"{k}={means[k]:.4g}" for k in ("mse", "kl", "scale_feat") if k in means))
+    seconds = window.seconds_per_step()
+    logger.scalars("train", {"seconds_per_iter": seconds, **{f"count_{k}": counters[k] for k in TASKS}}, iteration)
+    logger.line(f"it {iteration}/{total_iters} {seconds:.3f}s/it | " + " | ".join(parts))
+    logger.videos(f"train/{task}", visual_grid(visuals), iteration)
+    window.reset()
+
+
 def training_loop(config, train_set, test_set):
-    """Train TwoStreamVAN as TRAINING.md §4 describes; returns the final iteration."""
+    """Train TwoStreamVAN as TRAINING.md §4 describes; returns the final iteration.
+
+    Raises TrainingAborted after `max_nonfinite` consecutive non-finite steps (no save).
+    """
     device = resolve_device(config["device"])
     if config["threads"]:
         torch.set_num_threads(config["threads"])
@@ -151,10 +279,14 @@ def training_loop(config, train_set, test_set):
     stream = EpochBatchStream(train_set, config["batch_size"], config["seed"], config["num_workers"],
                               pin_memory=device.type == "cuda")
     schedules = Schedules.from_config(config)
-    iteration, counters = 0, Counter()
+    window = LossWindow()
+    iteration, counters, last_good = 0, Counter(), None
     if config["resume"]:
-        iteration, counters = resume_state(config, nets, optimizers, stream, device)
+        iteration, counters, resumed_from = resume_state(config, nets, optimizers, stream, window,
+                                                         train_set.classes)
+        last_good = (resumed_from, iteration)
     ckpt_dir, log_dir = config["checkpoint_dir_run"], config["log_dir_run"]
+    unfinished = remove_unfinished_saves(ckpt_dir)
     os.makedirs(ckpt_dir, exist_ok=True)
     write_config(config, os.path.join(ckpt_dir, "options.json"))
     logger = RunLogger(log_dir)
@@ -162,44 +294,58 @@ def training_loop(config, train_set, test_set):
     logger.line(f"{'resuming' if config['resume'] else 'starting'} {config['exp_name']} at iteration {iteration} "
                 f"on {device}: {len(train_set)} training clips, {len(test_set)} test clips, "
                 f"{num_categories} classes")
+    if unfinished:
+        logger.line(f"removed {len(unfinished)} unfinished checkpoint file(s) of an interrupted save: "
+                    + ", ".join(unfinished))
+    nonfinite_run = []          # (iteration, task) of the current run of consecutive non-finite steps
+    latest_at = None            # iteration at which this process last wrote `latest`
 
     def save(name):
-        save_checkpoint(checkpoint_path(ckpt_dir, name),
-                        checkpoint_state(config, nets, optimizers, iteration, counters, stream, train_set.classes))
+        nonlocal last_good, latest_at
+        if nonfinite_run or not weights_are_finite(nets):
+            reason = (f"the last {len(nonfinite_run)} step(s) had non-finite losses" if nonfinite_run
+                      else "non-finite weights")
+            logger.line(f"not saving {name} at iteration {iteration}: {reason}")
+            return
+        path = checkpoint_path(ckpt_dir, name)
+        save_checkpoint(path, checkpoint_state(config, nets, optimizers, iteration, counters, stream,
+                                               train_set.classes, window))
+        last_good = (path, iteration)
+        if name == "latest":
+            latest_at = iteration
 
-    running = defaultdict(lambda: defaultdict(float))
-    window_tasks, window_start = Counter(), time.time()
     progress = tqdm(total=config["total_iters"], initial=iteration, desc=config["exp_name"], dynamic_ncols=True)
     with _StopRequest() as stop:
         while iteration < config["total_iters"] and not stop.requested:
+            try:
+                item = stream.next()
+            except Exception:
+                if stop.requested:  # e.g. DataLoader workers ended by the same Ctrl-C
+                    break
+                raise
             iteration += 1
-            batch = Batch.from_loader(stream.next(), num_categories, device)
+            batch = Batch.from_loader(item, num_categories, device)
             task = schedules.task(iteration, random)
-            losses, visuals = run_task(task, nets, batch, step_values(config, schedules, iteration), random)
-            updated = update_step(losses, groups, optimizers)
+            losses, visuals, updated = train_step(task, nets, groups, optimizers, batch,
+                                                  step_values(config, schedules, iteration), random)
             counters[task] += 1
-            window_tasks[task] += 1
+            window.add(task, losses.scalars)
             if updated is None:
                 counters["nonfinite_skipped"] += 1
-                logger.line(f"iteration {iteration}: non-finite {task} loss, step skipped")
-            for key, value in losses.scalars.items():
-                running[task][key] += float(value.detach() if torch.is_tensor(value) else value)
+                nonfinite_run.append((iteration, task))
+                logger.line(f"iteration {iteration}: non-finite {task} loss, step skipped "
+                            f"({len(nonfinite_run)} in a row)")
+                if config["max_nonfinite"] and len(nonfinite_run) >= config["max_nonfinite"]:
+                    progress.close()
+                    message = nonfinite_message(nonfinite_run, last_good)
+                    logger.line(message)
+                    logger.close()
+                    raise TrainingAborted(message)
+            else:
+                nonfinite_run.clear()
             progress.update(1)
             if iteration % config["print_freq"] == 0:
-                elapsed = (time.time() - window_start) / max(sum(window_tasks.values()), 1)
-                parts = []
-                for name in TASKS:
-                    if window_tasks[name]:
-                        means = {k: v / window_tasks[name] for k, v in running[name].items()}
-                        logger.scalars(f"train/{name}", means, iteration)
-                        parts.append(f"{name}[{window_tasks[name]}] " + " ".join(
-                            f"{k}={means[k]:.4g}" for k in ("mse", "kl", "scale_feat") if k in means))
-                logger.scalars("train", {"seconds_per_iter": elapsed, **{f"count_{k}": counters[k] for k in TASKS}},
-                               iteration)
-                logger.line(f"it {iteration}/{config['total_iters']} {elapsed:.3f}s/it | " + " | ".join(parts))
-                logger.videos(f"train/{task}", visual_grid(visuals), iteration)
-                running.clear()
-                window_tasks, window_start = Counter(), time.time()
+                log_window(logger, window, counters, iteration, config["total_iters"], task, visuals)
             del losses, visuals
             if iteration % config["val_freq"] == 0:
                 validate(config, nets, test_set, device, iteration, schedules, logger,
@@ -210,8 +356,22 @@ def training_loop(config, train_set, test_set):
                 if config["keep_checkpoints"]:
                     prune_checkpoints(ckpt_dir, config["keep_checkpoints"])
         progress.close()
-        save("latest")
-        logger.line(f"{'stopped' if stop.requested else 'finished'} at iteration {iteration}; "
-                    f"checkpoint {checkpoint_path(ckpt_dir, 'latest')}; TensorBoard run {log_dir}")
+        if stop.requested:
+            logger.line(f"{stop.signal_name} received: stopping at iteration {iteration}")
+        if latest_at != iteration:
+            save("latest")
+        where = f"checkpoint {last_good[0]} (iteration {last_good[1]})" if last_good else "no checkpoint saved"
+        logger.line(f"{'stopped' if stop.requested else 'finished'} at iteration {iteration}; {where}; "
+                    f"TensorBoard run {log_dir}")
     logger.close()
     return iteration
+
+
+def nonfinite_message(nonfinite_run, last_good):
+    """The one-line reason for stopping after a run of non-finite steps."""
+    first, last = nonfinite_run[0][0], nonfinite_run[-1][0]
+    tasks = ", ".join(sorted({task for _, task in nonfinite_run}, key=TASKS.index))
+    where = (f"the last good checkpoint is {last_good[0]} (iteration {last_good[1]})" if last_good
+             else "no checkpoint was saved")
+    return (f"{len(nonfinite_run)} consecutive non-finite losses (iterations {first}-{last}, {tasks}): "
+            f"stopped without saving; {where} (--max_nonfinite 0 never stops)")
