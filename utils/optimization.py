@@ -64,14 +64,26 @@ def losses_are_finite(task_losses):
     return all(math.isfinite(float(v.detach())) for v in values)
 
 
-def update_step(task_losses, parameter_groups, optimizers):
+def update_step(task_losses, parameter_groups, optimizers, sync=None):
     """Balance rule, gradients at the forward's weights, then the steps.
 
+    `sync` (multi-process training, `utils.distributed`) makes every rank take the same
+    decisions and step with the same gradients: `sync.all_finite(flag) -> bool`,
+    `sync.costs(real, fake) -> (real, fake)` (means over ranks, tensors),
+    `sync.gradients(grads) -> grads` (means over ranks, same structure as `group_gradients`).
     Returns the list of updated group names, or None when a loss was non-finite
     (then nothing is stepped).
     """
-    if not losses_are_finite(task_losses):
+    finite = losses_are_finite(task_losses)
+    if sync is not None:
+        finite = sync.all_finite(finite)
+    if not finite:
         return None
+    if sync is not None and task_losses.real_cost is not None:
+        task_losses.real_cost, task_losses.fake_cost = sync.costs(task_losses.real_cost, task_losses.fake_cost)
     names = groups_to_update(task_losses)
-    apply_gradients(group_gradients(task_losses, names, parameter_groups), parameter_groups, optimizers)
+    grads = group_gradients(task_losses, names, parameter_groups)
+    if sync is not None:
+        grads = sync.gradients(grads)
+    apply_gradients(grads, parameter_groups, optimizers)
     return names

@@ -108,6 +108,9 @@ def _add_training_options(p):
     t.add_argument("--motion_ratio_end", type=float, default=0.9)
     t.add_argument("--motion_ratio_iter_start", type=int, default=0)
     t.add_argument("--motion_ratio_iter_end", type=int, default=150000)
+    t.add_argument("--amp", default="off", choices=["off", "bf16"],
+                   help="mixed precision: autocast the networks to bfloat16 (SepConv and losses stay float32)")
+    t.add_argument("--tf32", action="store_true", help="CUDA: allow TF32 matrix products and convolutions")
     t.add_argument("--dry_run", action="store_true", help="print the options and parameter counts, then exit")
 
 

@@ -168,8 +168,10 @@ def remove_unfinished_saves(directory):
     return stale
 
 
-def train_step(task, nets, groups, optimizers, batch, values, rng):
+def train_step(task, nets, groups, optimizers, batch, values, rng, sync=None):
     """One iteration's forward pass and update: `(losses, visuals, updated group names or None)`.
+
+    `sync`: the multi-process synchroniser of `utils.optimization.update_step` (None: one process).
 
     None means a non-finite loss: no optimiser stepped and the BatchNorm buffers, which the
     train-mode forward moved (perhaps to NaN), are restored to their values before it.
@@ -177,7 +179,7 @@ def train_step(task, nets, groups, optimizers, batch, values, rng):
     buffers = list(nets.buffers())
     before = [b.detach().clone() for b in buffers]
     losses, visuals = run_task(task, nets, batch, values, rng)
-    updated = update_step(losses, groups, optimizers)
+    updated = update_step(losses, groups, optimizers, sync)
     if updated is None:
         with torch.no_grad():
             for buffer, saved in zip(buffers, before):
