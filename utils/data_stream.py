@@ -2,6 +2,8 @@
 
 The order is a pure function of `(seed, epoch)`, and the stream's position is
 part of its state, so a resumed run sees the same batches as an uninterrupted one.
+Under torchrun every rank computes the same permutation and loads its own
+contiguous, disjoint part of each global batch.
 """
 import torch
 from torch.utils.data import DataLoader
@@ -22,12 +24,20 @@ def build_split(config, split, video_length=None, image_size=None):
 
 
 class EpochBatchStream:
-    """Endless training batches from `dataset`: a fresh permutation per epoch, full batches only."""
+    """Endless training batches from `dataset`: a fresh permutation per epoch, full batches only.
 
-    def __init__(self, dataset, batch_size, seed, num_workers=0, pin_memory=False):
+    `batch_size` is the global batch; with `world_size` > 1 this stream yields rank `rank`'s
+    `batch_size / world_size` clips of each global batch (the ranks' parts are disjoint and,
+    concatenated in rank order, are the global batch). The position counts global batches.
+    """
+
+    def __init__(self, dataset, batch_size, seed, num_workers=0, pin_memory=False, rank=0, world_size=1):
         if len(dataset) < batch_size:
             raise ValueError(f"batch_size {batch_size} is larger than the training split ({len(dataset)} clips)")
+        if batch_size % world_size or not 0 <= rank < world_size:
+            raise ValueError(f"batch_size {batch_size} is not divisible by {world_size} processes (rank {rank})")
         self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
+        self.rank, self.world_size = rank, world_size
         self.num_workers, self.pin_memory = num_workers, pin_memory
         self.epoch, self.position = 0, 0
         self._iterator = None
@@ -37,17 +47,22 @@ class EpochBatchStream:
         return len(self.dataset) // self.batch_size
 
     def epoch_batches(self, epoch):
-        """Index batches of `epoch`: a permutation seeded by `seed + epoch`, cut into full batches."""
+        """This rank's index batches of `epoch`: a permutation seeded by `seed + epoch`, cut into full
+        global batches, of which rank r takes the r-th of `world_size` equal slices."""
         order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.seed + epoch))
-        return [order[i * self.batch_size:(i + 1) * self.batch_size].tolist() for i in range(self.batches_per_epoch)]
+        local = self.batch_size // self.world_size
+        return [order[i * self.batch_size + self.rank * local:i * self.batch_size + (self.rank + 1) * local].tolist()
+                for i in range(self.batches_per_epoch)]
 
     def _start(self):
         batches = self.epoch_batches(self.epoch)[self.position:]
         # A private generator: creating a loader iterator draws a worker base seed, which would
-        # otherwise come from (and shift) the global torch RNG, breaking exact resume.
+        # otherwise come from (and shift) the global torch RNG, breaking exact resume. Per rank, so
+        # that the workers of different ranks draw different crops (rank 0: the single-process seed).
         loader = DataLoader(self.dataset, batch_sampler=batches, num_workers=self.num_workers,
                             pin_memory=self.pin_memory,
-                            generator=torch.Generator().manual_seed(self.seed + self.epoch + 1))
+                            generator=torch.Generator().manual_seed(self.seed + self.epoch + 1
+                                                                    + 1_000_003 * self.rank))
         self._iterator = iter(loader)
 
     def next(self):
@@ -64,9 +79,11 @@ class EpochBatchStream:
         return batch
 
     def state_dict(self):
+        """Epoch, position (in global batches) and seed: the same on every rank."""
         return {"epoch": self.epoch, "position": self.position, "seed": self.seed}
 
     def load_state_dict(self, state):
+        """Continue from what `state_dict` returned (with any number of ranks)."""
         self.epoch, self.position, self.seed = int(state["epoch"]), int(state["position"]), int(state["seed"])
         self._iterator = None
 
