@@ -112,6 +112,9 @@ def _add_training_options(p):
                    help="mixed precision: autocast the networks to bfloat16 (SepConv and losses stay float32)")
     t.add_argument("--tf32", action="store_true", help="CUDA: allow TF32 matrix products and convolutions")
     t.add_argument("--dry_run", action="store_true", help="print the options and parameter counts, then exit")
+    t.add_argument("--val_classifier", default=None,
+                   help="evaluation-classifier checkpoint (file, run folder or exp_name under $EXP_ROOT/classifiers/"
+                        "checkpoints): each validation scores 32 generated videos per class (default: off)")
 
 
 def _add_test_options(p):
@@ -124,6 +127,11 @@ def _add_test_options(p):
     t.add_argument("--eval_batch", type=int, default=90, help="videos generated per batch")
     t.add_argument("--get_seq", action="store_true", help="also save each video as a PNG strip")
     t.add_argument("--get_mask", action="store_true", help="also save the motion masks of every scale as PNG")
+    t.add_argument("--classifier", default=None,
+                   help="evaluation-classifier checkpoint scoring the videos: a file, a run folder or an exp_name "
+                        "under $EXP_ROOT/classifiers/checkpoints (folders: best.pth); default: no scoring")
+    t.add_argument("--i3d", default=None,
+                   help="TorchScript I3D file (torch.jit.save) for FVD, with --classifier; nothing is downloaded")
 
 
 def _check(condition, option, expected, value):
@@ -200,6 +208,34 @@ def _validate_rest(c):
     if "val_num" in c:
         for name in ("val_num", "num_per_class", "eval_batch"):
             _check(c[name] >= 1, name, "a positive integer", c[name])
+    _validate_scoring(c)
+
+
+def _validate_scoring(c):
+    """Resolve --classifier / --i3d (eval.py) and --val_classifier (train.py) to absolute files."""
+    if c.get("classifier") or c.get("val_classifier"):
+        from utils.video_scoring import resolve_classifier
+    if c.get("classifier"):
+        c["classifier"] = resolve_classifier(c["classifier"], "classifier")
+        if c["dataroot"] is None:
+            raise OptionError("--classifier needs --dataroot (or DATAROOT): the Fréchet distance compares the "
+                              "generated videos with the real test clips")
+    if c.get("i3d"):
+        if not c.get("classifier"):
+            raise OptionError("--i3d needs --classifier (FVD is reported with the classifier's metrics)")
+        if not os.path.isfile(c["i3d"]):
+            raise OptionError(f"--i3d {c['i3d']}: no such file (expected a TorchScript I3D saved with "
+                              "torch.jit.save; nothing is downloaded)")
+        c["i3d"] = os.path.abspath(c["i3d"])
+    if c.get("val_classifier"):
+        c["val_classifier"] = resolve_classifier(c["val_classifier"], "val_classifier")
+        from datasets import dataset_classes
+        from utils.classifier_scoring import load_classifier
+        from utils.video_scoring import check_classes
+        classes = dataset_classes(c["dataset"])
+        info = load_classifier(c["val_classifier"])[1]
+        if classes is not None and not c.get("identity_labels"):  # else checked at the first validation
+            check_classes(info, classes, "val_classifier")
 
 
 def _derive(c):

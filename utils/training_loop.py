@@ -6,6 +6,10 @@ from `utils.optimization`, checkpoints from `utils.checkpoint`. Reliability: a
 step with a non-finite loss changes nothing (BatchNorm buffers are restored);
 `--max_nonfinite` such steps in a row stop the run without saving; SIGINT/SIGTERM
 stop it after the current iteration with `latest` saved once.
+
+Under torchrun (`sync`, a `utils.distributed.Synchroniser`) every rank runs this
+loop on its shard of the global batch; the ranks agree on non-finite steps, the
+balance decisions, the gradients and stopping; only rank 0 writes files and logs.
 """
 import os
 import random
@@ -105,14 +109,27 @@ class LossWindow:
             self.sums[task].update(sums)
         self.counts.update(state["counts"])
 
+    def average_over_ranks(self, sync):
+        """Replace every sum by its mean over ranks (counts agree), so that the means are those of the
+        global batches; a no-op without `sync`. Every rank must call it at the same iteration."""
+        if sync is None:
+            return
+        keys = [(task, key) for task in TASKS for key in self.sums.get(task, {})]
+        for (task, key), value in zip(keys, sync.mean_floats([self.sums[task][key] for task, key in keys])):
+            self.sums[task][key] = value
 
-def checkpoint_state(config, nets, optimizers, iteration, counters, stream, classes, window):
-    """Everything a run depends on, as tensors and plain containers."""
-    return {"iteration": iteration, "networks": nets.state_dict(),
-            "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
-            "counters": dict(counters), "rng": capture_rng_state(), "data": stream.state_dict(),
-            "log_window": window.state_dict(), "config": {k: v for k, v in config.items()},
-            "classes": list(classes)}
+
+def checkpoint_state(config, nets, optimizers, iteration, counters, stream, classes, window, rng_ranks=None):
+    """Everything a run depends on, as tensors and plain containers (`rng_ranks`: every rank's
+    random states under torchrun, in rank order)."""
+    state = {"iteration": iteration, "networks": nets.state_dict(),
+             "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+             "counters": dict(counters), "rng": capture_rng_state(), "data": stream.state_dict(),
+             "log_window": window.state_dict(), "config": {k: v for k, v in config.items()},
+             "classes": list(classes)}
+    if rng_ranks is not None:
+        state["rng_ranks"] = rng_ranks
+    return state
 
 
 def resume_checkpoint_path(config):
@@ -125,9 +142,11 @@ def resume_checkpoint_path(config):
     return checkpoint_path(directory, config["which_iter"])
 
 
-def resume_state(config, nets, optimizers, stream, window, classes):
+def resume_state(config, nets, optimizers, stream, window, classes, sync=None):
     """Load `--which_iter` of this run into the networks, optimisers, data stream, loss window and RNGs.
 
+    Under torchrun (`sync`) every rank reads the same file and takes its own saved random states
+    (same number of processes), else rank 0's with torch and NumPy reseeded per rank.
     Returns `(iteration, counters, path)`; CheckpointError for a file that does not fit this run.
     """
     path = resume_checkpoint_path(config)
@@ -154,6 +173,12 @@ def resume_state(config, nets, optimizers, stream, window, classes):
     stream.load_state_dict(state["data"])
     window.load_state_dict(state.get("log_window", {"sums": {}, "counts": {}}))
     restore_rng_state(state["rng"])
+    if sync is not None:
+        ranks = state.get("rng_ranks")
+        if ranks is not None and len(ranks) == sync.world_size:
+            restore_rng_state(ranks[sync.rank])
+        else:  # another number of processes: continue, not bit-exactly
+            sync.seed_rank_streams(config["seed"] + 1_000_003 * int(state["iteration"]))
     return int(state["iteration"]), Counter(state.get("counters", {})), path
 
 
@@ -196,7 +221,10 @@ def weights_are_finite(nets):
 @torch.no_grad()
 def validate(config, nets, test_set, device, iteration, schedules, logger, pretraining):
     """Eval-mode content (and, after pre-training, frame and video) tasks on the test split with mode
-    'mean' and ε = 0, on a forked, fixed-seed RNG so that training randomness is untouched."""
+    'mean' and ε = 0, on a forked, fixed-seed RNG so that training randomness is untouched; with
+    `--val_classifier`, 32 generated videos per class scored too (summary['generated'], see
+    utils.video_scoring.validation_scores). Returns the summary dict task -> mean losses."""
+    from utils.video_scoring import validation_scores
     tasks = ("content",) if pretraining else ("content", "frame", "video")
     values = step_values(config, schedules, iteration)
     values["epsilon"] = 0.0
@@ -219,9 +247,13 @@ def validate(config, nets, test_set, device, iteration, schedules, logger, pretr
             if count:
                 summary[task] = {k: v / count for k, v in totals.items()}
                 logger.scalars(f"val/{task}", summary[task], iteration)
+        generated = validation_scores(config, nets.generator, test_set, device, logger)
     nets.train()
     if not summary:
         logger.line(f"validation at {iteration}: the test split has no full batch of {config['batch_size']}")
+    if generated is not None:
+        summary["generated"] = generated
+        logger.scalars("val/generated", generated, iteration)
     for task, values_ in summary.items():
         logger.line(f"val {iteration} {task}: " + " ".join(f"{k}={v:.4g}" for k, v in values_.items()))
     return summary
@@ -265,12 +297,14 @@ def log_window(logger, window, counters, iteration, total_iters, task, visuals):
     window.reset()
 
 
-def training_loop(config, train_set, test_set):
+def training_loop(config, train_set, test_set, sync=None):
     """Train TwoStreamVAN as TRAINING.md §4 describes; returns the final iteration.
 
+    `sync`: this rank's `utils.distributed.Synchroniser` under torchrun (None: one process).
     Raises TrainingAborted after `max_nonfinite` consecutive non-finite steps (no save).
     """
-    device = resolve_device(config["device"])
+    device = resolve_device(config["device"]) if sync is None else sync.device
+    main = sync is None or sync.is_main   # only rank 0 writes files, logs and the progress bar
     if config["threads"]:
         torch.set_num_threads(config["threads"])
     seed_everything(config["seed"])
@@ -279,57 +313,98 @@ def training_loop(config, train_set, test_set):
     groups = nets.parameter_groups()
     optimizers = build_optimizers(groups)
     stream = EpochBatchStream(train_set, config["batch_size"], config["seed"], config["num_workers"],
-                              pin_memory=device.type == "cuda")
+                              pin_memory=device.type == "cuda", rank=sync.rank if sync else 0,
+                              world_size=sync.world_size if sync else 1)
     schedules = Schedules.from_config(config)
     window = LossWindow()
     iteration, counters, last_good = 0, Counter(), None
+    if sync is not None:
+        sync.attach(groups)
+        sync.seed_rank_streams(config["seed"])   # after building: the same initial weights on every rank
     if config["resume"]:
         iteration, counters, resumed_from = resume_state(config, nets, optimizers, stream, window,
-                                                         train_set.classes)
+                                                         train_set.classes, sync)
         last_good = (resumed_from, iteration)
+    if sync is not None:
+        sync.broadcast_module(nets)   # identical already (same seed or file); rank 0's, to be sure
     ckpt_dir, log_dir = config["checkpoint_dir_run"], config["log_dir_run"]
-    unfinished = remove_unfinished_saves(ckpt_dir)
-    os.makedirs(ckpt_dir, exist_ok=True)
-    write_config(config, os.path.join(ckpt_dir, "options.json"))
-    logger = RunLogger(log_dir)
-    write_config(config, os.path.join(log_dir, f"options_{time.strftime('%Y%m%d-%H%M%S')}.json"))
+    unfinished = remove_unfinished_saves(ckpt_dir) if main else []
+    if main:
+        os.makedirs(ckpt_dir, exist_ok=True)
+        write_config(config, os.path.join(ckpt_dir, "options.json"))
+    logger = RunLogger(log_dir, enabled=main)
+    if main:
+        write_config(config, os.path.join(log_dir, f"options_{time.strftime('%Y%m%d-%H%M%S')}.json"))
+    processes = (f" x {sync.world_size} processes ({config['batch_size'] // sync.world_size} clips each of "
+                 f"the global batch {config['batch_size']})" if sync else "")
     logger.line(f"{'resuming' if config['resume'] else 'starting'} {config['exp_name']} at iteration {iteration} "
-                f"on {device}: {len(train_set)} training clips, {len(test_set)} test clips, "
+                f"on {device}{processes}: {len(train_set)} training clips, {len(test_set)} test clips, "
                 f"{num_categories} classes")
     if unfinished:
         logger.line(f"removed {len(unfinished)} unfinished checkpoint file(s) of an interrupted save: "
                     + ", ".join(unfinished))
     nonfinite_run = []          # (iteration, task) of the current run of consecutive non-finite steps
     latest_at = None            # iteration at which this process last wrote `latest`
+    averaged_at = None          # iteration at which the ranks last averaged their BatchNorm statistics
+
+    def average_statistics():
+        # torchrun: every rank's BatchNorm running statistics (of its own shards) -> their mean, so
+        # that validation and checkpoints see all shards and the ranks leave the save point equal
+        nonlocal averaged_at
+        if sync is not None and averaged_at != iteration:
+            sync.average_buffers(nets)
+            averaged_at = iteration
 
     def save(name):
+        # under torchrun a collective: every rank calls it at the same iterations; rank 0 writes
         nonlocal last_good, latest_at
-        if nonfinite_run or not weights_are_finite(nets):
+        rng_ranks, finite = None, None
+        if sync is not None:
+            average_statistics()
+            window.average_over_ranks(sync)
+            rng_ranks = sync.gather_objects(capture_rng_state())
+            finite = sync.all_finite(weights_are_finite(nets))
+        if nonfinite_run or not (weights_are_finite(nets) if finite is None else finite):
             reason = (f"the last {len(nonfinite_run)} step(s) had non-finite losses" if nonfinite_run
                       else "non-finite weights")
             logger.line(f"not saving {name} at iteration {iteration}: {reason}")
             return
         path = checkpoint_path(ckpt_dir, name)
-        save_checkpoint(path, checkpoint_state(config, nets, optimizers, iteration, counters, stream,
-                                               train_set.classes, window))
+        if main:
+            save_checkpoint(path, checkpoint_state(config, nets, optimizers, iteration, counters, stream,
+                                                   train_set.classes, window, rng_ranks))
         last_good = (path, iteration)
         if name == "latest":
             latest_at = iteration
 
-    progress = tqdm(total=config["total_iters"], initial=iteration, desc=config["exp_name"], dynamic_ncols=True)
+    def agreed(flag):
+        # torchrun: True on every rank when it is True on some rank (one tiny all_reduce)
+        return flag if sync is None else sync.any(flag)
+
+    progress = tqdm(total=config["total_iters"], initial=iteration, desc=config["exp_name"], dynamic_ncols=True,
+                    disable=not main)
+    stopped = False
     with _StopRequest() as stop:
-        while iteration < config["total_iters"] and not stop.requested:
+        while iteration < config["total_iters"]:
+            if agreed(stop.requested):
+                stopped = True
+                break
             try:
                 item = stream.next()
             except Exception:
-                if stop.requested:  # e.g. DataLoader workers ended by the same Ctrl-C
-                    break
-                raise
+                if not stop.requested:
+                    raise
+                item = None  # e.g. DataLoader workers ended by the same Ctrl-C
+            if agreed(item is None):
+                if item is not None:   # another rank stopped: this batch is not used
+                    stream.position -= 1
+                stopped = True
+                break
             iteration += 1
             batch = Batch.from_loader(item, num_categories, device)
             task = schedules.task(iteration, random)
             losses, visuals, updated = train_step(task, nets, groups, optimizers, batch,
-                                                  step_values(config, schedules, iteration), random)
+                                                  step_values(config, schedules, iteration), random, sync=sync)
             counters[task] += 1
             window.add(task, losses.scalars)
             if updated is None:
@@ -342,28 +417,37 @@ def training_loop(config, train_set, test_set):
                     message = nonfinite_message(nonfinite_run, last_good)
                     logger.line(message)
                     logger.close()
+                    if sync is not None:   # the others leave after rank 0 has logged the reason
+                        sync.barrier()
                     raise TrainingAborted(message)
             else:
                 nonfinite_run.clear()
             progress.update(1)
             if iteration % config["print_freq"] == 0:
+                window.average_over_ranks(sync)   # torchrun: the logged means are those of the global batch
                 log_window(logger, window, counters, iteration, config["total_iters"], task, visuals)
             del losses, visuals
             if iteration % config["val_freq"] == 0:
-                validate(config, nets, test_set, device, iteration, schedules, logger,
-                         iteration < config["pretrain_iters"])
+                average_statistics()
+                if main:   # torchrun: rank 0 validates, the others wait
+                    validate(config, nets, test_set, device, iteration, schedules, logger,
+                             iteration < config["pretrain_iters"])
+                if sync is not None:
+                    sync.barrier()
                 save("latest")
             if iteration % config["save_freq"] == 0:
                 save(iteration)
-                if config["keep_checkpoints"]:
+                if config["keep_checkpoints"] and main:
                     prune_checkpoints(ckpt_dir, config["keep_checkpoints"])
         progress.close()
-        if stop.requested:
-            logger.line(f"{stop.signal_name} received: stopping at iteration {iteration}")
+        stopped = stopped or stop.requested
+        if stopped:
+            logger.line(f"{stop.signal_name or 'a stop signal to another process'} received: "
+                        f"stopping at iteration {iteration}")
         if latest_at != iteration:
             save("latest")
         where = f"checkpoint {last_good[0]} (iteration {last_good[1]})" if last_good else "no checkpoint saved"
-        logger.line(f"{'stopped' if stop.requested else 'finished'} at iteration {iteration}; {where}; "
+        logger.line(f"{'stopped' if stopped else 'finished'} at iteration {iteration}; {where}; "
                     f"TensorBoard run {log_dir}")
     logger.close()
     return iteration

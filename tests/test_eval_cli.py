@@ -1,0 +1,134 @@
+"""eval.py with scoring: outputs, results line, stats cache, --i3d errors and FVD (a tiny run, mostly in-process)."""
+import importlib
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+from datasets import synthetic
+from test_eval_scoring import SMALL, save_fake_i3d, save_tiny_classifier
+from utils.cli import run_command
+from utils.options import parse_eval_options
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+METRIC_NAMES = ("acc=", "I_score=", "intra_E=", "inter_E=", "class_intra_E=", "frechet=")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A tiny generator trained 2 iterations on synthetic data (5 videos per class), and a tiny classifier."""
+    import train
+    root = tmp_path_factory.mktemp("evalcli")
+    synthetic.generate(str(root / "data"), seed=0, videos_per_class=5, n_frames=12)
+    train.main(["--dataset", "synthetic", "--dataroot", str(root / "data"), "--exp_name", "tiny", *SMALL,
+                *locations(root), "--total_iters", "2", "--val_freq", "100", "--print_freq", "100",
+                "--pretrain_iters", "1"])
+    save_tiny_classifier(root / "clf.pth")
+    return root
+
+
+def locations(root):
+    return ["--log_dir", str(root / "logs"), "--checkpoint_dir", str(root / "ckpt"), "--output_dir",
+            str(root / "results")]
+
+
+def evaluate(root, *extra):
+    """Run eval.py in-process on the tiny run; returns its exit status."""
+    evaluation = importlib.import_module("eval")
+    argv = ["--dataset", "synthetic", "--dataroot", str(root / "data"), "--exp_name", "tiny", *locations(root),
+            "--num_per_class", "2", "--eval_batch", "2", "--val_num", "1", "--threads", "1", *extra]
+    return run_command("eval.py", lambda args: evaluation.run(parse_eval_options(args)), argv)
+
+
+def metrics_json(root, protocol="unconditional"):
+    return json.loads((root / "results" / "tiny" / "iter_2" / protocol / "metrics.json").read_text())
+
+
+def test_eval_scores_both_protocols_and_caches_real_statistics(run_dir, capsys):
+    assert evaluate(run_dir, "--classifier", str(run_dir / "clf.pth")) == 0
+    out = capsys.readouterr().out
+    assert "unconditional metrics:" in out and "conditional metrics:" in out
+    iter_dir = run_dir / "results" / "tiny" / "iter_2"
+    for protocol, count in (("unconditional", 8), ("conditional", 4)):
+        folder = iter_dir / protocol
+        for name in ("samples.gif", "samples.png", "confusion.png", "metrics.json", "right.npy", "down.npy"):
+            assert (folder / name).is_file(), (protocol, name)
+        data = metrics_json(run_dir, protocol)
+        assert data["videos"] == count and data["iteration"] == 2 and np.sum(data["confusion_matrix"]) == count
+        assert set(data["metrics"]) == {"acc", "I_score", "intra_E", "inter_E", "class_intra_E", "frechet"}
+    assert metrics_json(run_dir, "unconditional")["stats_cache"] == {"classifier": "miss"}
+    assert metrics_json(run_dir, "conditional")["stats_cache"] == {"classifier": "miss"}  # same scorer, computed once
+    lines = (run_dir / "logs" / "tiny" / "results.txt").read_text().splitlines()
+    assert len(lines) == 2 and "protocol=unconditional" in lines[0] and "protocol=conditional" in lines[1]
+    for line in lines:
+        assert all(name in line for name in METRIC_NAMES) and "iter=2" in line and "fvd=" not in line
+
+    assert evaluate(run_dir, "--classifier", str(run_dir / "clf.pth"), "--protocol", "unconditional") == 0
+    assert metrics_json(run_dir)["stats_cache"] == {"classifier": "hit"}
+
+    cache = run_dir / "results" / "stats_cache"
+    (entry,) = list(cache.iterdir())
+    entry.write_bytes(b"garbage")
+    assert evaluate(run_dir, "--classifier", str(run_dir / "clf.pth"), "--protocol", "unconditional") == 0
+    assert "warning: stats cache" in capsys.readouterr().out
+    assert metrics_json(run_dir)["stats_cache"] == {"classifier": "miss"}
+
+    save_tiny_classifier(run_dir / "clf.pth", seed=3)  # a retrained classifier must not reuse the statistics
+    assert evaluate(run_dir, "--classifier", str(run_dir / "clf.pth"), "--protocol", "unconditional") == 0
+    assert metrics_json(run_dir)["stats_cache"] == {"classifier": "miss"} and len(list(cache.iterdir())) == 2
+
+
+def test_eval_without_classifier_says_scoring_is_off(run_dir, capsys, tmp_path):
+    assert evaluate(run_dir, "--protocol", "unconditional", "--output_dir", str(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert out.count("scoring is off") == 1 and "--classifier" in out
+    assert not (tmp_path / "tiny" / "iter_2" / "unconditional" / "metrics.json").exists()
+
+
+def test_fvd_with_a_torchscript_i3d(run_dir, tmp_path, capsys):
+    i3d = save_fake_i3d(tmp_path / "i3d.pt")
+    assert evaluate(run_dir, "--classifier", str(run_dir / "clf.pth"), "--i3d", i3d, "--protocol",
+                    "unconditional", "--output_dir", str(tmp_path / "out"), "--log_dir", str(tmp_path / "logs")) == 0
+    data = json.loads((tmp_path / "out" / "tiny" / "iter_2" / "unconditional" / "metrics.json").read_text())
+    assert data["metrics"]["fvd"] > 0 and data["i3d"] == i3d and data["stats_cache"]["i3d"] == "miss"
+    assert "fvd=" in (tmp_path / "logs" / "tiny" / "results.txt").read_text()
+
+
+def test_i3d_mistakes_are_one_line(run_dir, tmp_path, capsys):
+    assert evaluate(run_dir, "--classifier", str(run_dir / "clf.pth"), "--i3d", str(tmp_path / "none.pt")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--i3d" in err[0] and "no such file" in err[0]
+    (tmp_path / "weights.pt").write_bytes(b"PK\x03\x04 not torchscript")
+    result = subprocess.run([sys.executable, "eval.py", "--dataset", "synthetic", "--dataroot", str(run_dir / "data"),
+                             "--exp_name", "tiny", *locations(tmp_path), "--checkpoint_dir", str(run_dir / "ckpt"),
+                             "--classifier", str(run_dir / "clf.pth"), "--i3d", str(tmp_path / "weights.pt"),
+                             "--threads", "1"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "weights.pt is not a TorchScript file" in lines[0]
+    assert not (tmp_path / "results" / "tiny").exists()  # refused before generating anything
+
+
+@pytest.mark.slow
+def test_demo_plumbing_prints_the_metrics(tmp_path):
+    """bashes/demo.bash with a few iterations: trains the classifier, then reuses it; ends with the metric lines."""
+    synthetic.generate(str(tmp_path / "data"), seed=0, videos_per_class=5, n_frames=12)
+    env = dict(os.environ, EXP_ROOT=str(tmp_path / "exp"), DATAROOT=str(tmp_path / "data"), OMP_NUM_THREADS="1",
+               DEMO_CLASSIFIER_ARGS="--total_iters 2 --val_freq 2 --threads 1",
+               DEMO_EVAL_ARGS="--num_per_class 1 --eval_batch 1 --threads 1")
+    train_args = ["--total_iters", "2", "--val_freq", "100", "--pretrain_iters", "1", "--threads", "1"]
+    for attempt in range(2):
+        result = subprocess.run(["bash", str(REPO_ROOT / "bashes" / "demo.bash"), *train_args], env=env,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        assert ("reusing the demo classifier" in result.stdout) == (attempt == 1)
+        last = result.stdout.strip().splitlines()[-2:]
+        assert last[0].startswith("unconditional (4 videos, iteration 2): accuracy ") and "Fréchet" in last[0]
+        assert last[1].startswith("conditional   (4 videos, iteration 2): accuracy ") and "IS " in last[1]
+    assert len((tmp_path / "exp" / "logs" / "Demo" / "results.txt").read_text().splitlines()) == 4
