@@ -32,6 +32,7 @@ class TwoStreamGenerator(nn.Module):
             raise ValueError(f"kernel_layer must be in 1..4, got {kernel_layer}")
         self.num_categories = num_categories
         self.cont_dim, self.motion_dim = cont_dim, motion_dim
+        self.use_bn = use_bn
         feature_scales = tuple(s for s in enabled_scales(kernel_layer) if s != 64)
         # content stream
         self.content_encoder = ContentEncoder(n_channels, gf_dim, use_bn)
@@ -65,6 +66,19 @@ class TwoStreamGenerator(nn.Module):
         """Content-sampler mean of a frame `[B, C, H, W]` -> `[B, cont_dim]`."""
         return self.content_sampler(self.content_encoder(frame), label_onehot, "mean")[0]
 
+    def content_means(self, images, label_onehot):
+        """Content means of every frame in one call: images `[B, C, T, 64, 64]` -> `[B, T, cont_dim]`.
+
+        Equal to `content_mean` frame by frame only without BatchNorm in the content encoder."""
+        b, c, t = images.shape[:3]
+        frames = images.permute(0, 2, 1, 3, 4).reshape(b * t, c, *images.shape[3:])
+        return self.content_mean(frames, label_onehot.repeat_interleave(t, 0)).view(b, t, -1)
+
+    def reconstruct_from_means(self, z_content, label_onehot):
+        """Content-stream decode of latents `[N, cont_dim]` -> `(images [N, C, 64, 64], scale features)`."""
+        content_state, _ = self.content_input(z_content, label_onehot)
+        return self.content_generator(content_state)
+
     def motion_latent(self, motion_maps, label_onehot, mode):
         """motion maps `[N, 16, 8, 8]` -> `(z_m [N, motion_dim], (mean, logvar) or None)`."""
         if mode == "random":
@@ -96,35 +110,44 @@ class TwoStreamGenerator(nn.Module):
         image, features = self.content_generator(content_state)
         return image, stats, features
 
-    def predict_next_frame(self, previous, diffs, t, label_onehot, mode="sample"):
+    def predict_next_frame(self, previous, diffs, t, label_onehot, mode="sample", z_content=None, encoded=None):
         """One motion step. previous `[B, C, 64, 64]`, diffs `[B, C, ≥t, 64, 64]`, 1 ≤ t.
 
-        Returns `(frame [B, C, 64, 64], (mean, logvar) [B, motion_dim] each or None,
-        scale features, kernels)`.
+        `z_content` (the content mean of `previous`) and `encoded` (`encode_video` of the first t
+        differences) may be passed in when already computed. Returns `(frame [B, C, 64, 64],
+        (mean, logvar) [B, motion_dim] each or None, scale features, kernels)`.
         """
-        z_content = self.content_mean(previous, label_onehot)
-        encoded = self.motion_encoder.encode_video(diffs[:, :, :t])
+        if z_content is None:
+            z_content = self.content_mean(previous, label_onehot)
+        if encoded is None:
+            encoded = self.motion_encoder.encode_video(diffs[:, :, :t])
         z_motion, stats = self.motion_latent(encoded[:, t - 1], label_onehot, mode)
         trajectory = self.trajectory_generator(z_motion, label_onehot).unsqueeze(1)
         outputs, _ = self.trajectory_generator.lstm(torch.cat([encoded[:, :t - 1], trajectory], dim=1))
         frame, features, kernels = self.decode_with_motion(z_content, outputs[:, -1], label_onehot)
         return frame, stats, features, kernels
 
-    def generate_sequence(self, images, label_onehot, diffs, epsilon, mode="sample", rng=random):
+    def generate_sequence(self, images, label_onehot, diffs, epsilon, mode="sample", rng=random,
+                          first=None, encoded=None, truth_means=None):
         """Whole video with scheduled sampling (probability `epsilon` of ground truth).
 
-        images `[B, C, T, 64, 64]`, diffs `[B, C, T−1, 64, 64]`. Returns
-        `(video [B, C, T, 64, 64], (mean, logvar) [B, T−1, motion_dim] each or None,
-        scale features: list over the T−1 generated frames of lists over scales)`.
+        images `[B, C, T, 64, 64]`, diffs `[B, C, T−1, 64, 64]`. Pieces already computed may be
+        passed in: `first` (the content-mean reconstruction of frame 0), `encoded`
+        (`encode_video(diffs)`), `truth_means` (`[B, T, cont_dim]` content means of the frames,
+        used where a step takes the ground truth). Returns `(video [B, C, T, 64, 64],
+        (mean, logvar) [B, T−1, motion_dim] each or None, scale features: list over the T−1
+        generated frames of lists over scales)`.
         """
-        first, _, _ = self.reconstruct_frame(label_onehot, images[:, :, 0], "mean")
-        encoded = self.motion_encoder.encode_video(diffs)
+        if first is None:
+            first, _, _ = self.reconstruct_frame(label_onehot, images[:, :, 0], "mean")
+        if encoded is None:
+            encoded = self.motion_encoder.encode_video(diffs)
         b, steps = encoded.shape[:2]
         z_motion, stats = self.motion_latent(encoded.flatten(0, 1), label_onehot.repeat_interleave(steps, 0), mode)
         if stats is not None:
             stats = tuple(s.view(b, steps, -1) for s in stats)
         video, features, _ = self._unroll(first, z_motion.view(b, steps, -1), label_onehot, epsilon, rng,
-                                          images=images, encoded=encoded)
+                                          images=images, encoded=encoded, truth_means=truth_means)
         return video, stats, features
 
     def generate(self, label_onehot, num_frames, rng=random):
@@ -140,9 +163,11 @@ class TwoStreamGenerator(nn.Module):
         masks = {s: torch.stack([k[s][2] for k in kernels], dim=2) for s in kernels[0]} if kernels else {}
         return video, masks
 
-    def _unroll(self, first, z_motion, label_onehot, epsilon, rng, images=None, encoded=None):
+    def _unroll(self, first, z_motion, label_onehot, epsilon, rng, images=None, encoded=None, truth_means=None):
         """The recurrent loop shared by `generate_sequence` and `generate` (MODEL.md §2 step 3)."""
         b, steps = z_motion.shape[:2]
+        if epsilon >= 1 and truth_means is not None and encoded is not None:
+            return self._unroll_teacher_forced(first, z_motion, label_onehot, rng, encoded, truth_means)
         trajectory = self.trajectory_generator(z_motion.flatten(0, 1), label_onehot.repeat_interleave(steps, 0))
         trajectory = trajectory.view(b, steps, *trajectory.shape[1:])
         frames, features, kernels = [first], [], []
@@ -150,8 +175,10 @@ class TwoStreamGenerator(nn.Module):
         lstm = self.trajectory_generator.lstm
         for k in range(steps):
             use_truth = images is not None and rng.random() < epsilon
-            source = images[:, :, k] if use_truth else frames[k]
-            z_content = self.content_mean(source, label_onehot)
+            if use_truth and truth_means is not None:
+                z_content = truth_means[:, k]
+            else:
+                z_content = self.content_mean(images[:, :, k] if use_truth else frames[k], label_onehot)
             if k > 0:
                 if encoded is not None and rng.random() < epsilon:
                     previous_motion = encoded[:, k - 1]
@@ -164,6 +191,38 @@ class TwoStreamGenerator(nn.Module):
             features.append(step_features)
             kernels.append(step_kernels)
         return torch.stack(frames, dim=2), features, kernels
+
+
+    def _unroll_teacher_forced(self, first, z_motion, label_onehot, rng, encoded, truth_means):
+        """`_unroll` at ε = 1 with the steps' decodes batched (same maths, see `models.step_batching`).
+
+        Every step takes the ground truth: the content means `truth_means [B, T, cont_dim]` and
+        the motion maps `encoded [B, T−1, 16, 8, 8]`; the ConvLSTM runs step by step, then the
+        T−1 decodes run as one batch of (T−1)·B rows, ordered step-major.
+        """
+        from models.step_batching import per_step_batchnorm
+        b, steps = z_motion.shape[:2]
+        for k in range(steps):          # the draws of `_unroll` (all ground truth at ε = 1)
+            rng.random()
+            if k > 0:
+                rng.random()
+        trajectory = self.trajectory_generator(z_motion.flatten(0, 1), label_onehot.repeat_interleave(steps, 0))
+        trajectory = trajectory.view(b, steps, *trajectory.shape[1:])
+        lstm, state, motion = self.trajectory_generator.lstm, None, []
+        for k in range(steps):
+            if k > 0:
+                _, state = lstm(encoded[:, k - 1:k], state)
+            outputs, _ = lstm(trajectory[:, k:k + 1], state)
+            motion.append(outputs[:, -1])
+        motion = torch.cat(motion)                                          # [(T−1)·B, 16, 8, 8]
+        z_content = truth_means[:, :steps].transpose(0, 1).flatten(0, 1)   # step-major
+        with per_step_batchnorm(self, steps):
+            frames, features, kernels = self.decode_with_motion(z_content, motion, label_onehot.repeat(steps, 1))
+        frames = frames.view(steps, b, *frames.shape[1:])
+        features = [[f.view(steps, b, *f.shape[1:])[k] for f in features] for k in range(steps)]
+        kernels = [{s: tuple(t.view(steps, b, *t.shape[1:])[k] for t in v) for s, v in kernels.items()}
+                   for k in range(steps)]
+        return torch.cat([first.unsqueeze(2), frames.permute(1, 2, 0, 3, 4)], dim=2), features, kernels
 
 
 @torch.no_grad()

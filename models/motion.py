@@ -74,11 +74,13 @@ class JointMotionInput(nn.Module):
         super().__init__()
         self.to_v = nn.Linear(MOTION_CHANNELS * 64, 64)
         self.joint = nn.Linear(32 * gf_dim * 64, MOTION_CHANNELS * 64)
+        self.apply_joint = None  # set by `deferred_joint_gradient` (utils.tasks) for one training step
 
     def forward(self, u, motion_state):
         v = F.relu(self.to_v(torch.flatten(motion_state, 1)))
         outer = torch.bmm(u.unsqueeze(2), v.unsqueeze(1)).flatten(1)
-        return F.relu(self.joint(outer)).view(-1, MOTION_CHANNELS, 8, 8)
+        joint = self.apply_joint or self.joint
+        return F.relu(joint(outer)).view(-1, MOTION_CHANNELS, 8, 8)
 
 
 def _conv_bn_relu(cin, cout):

@@ -1,7 +1,8 @@
 """Adaptive separable convolution (SepConv), the motion-fusion operator.
 
 `separable_conv` is the only public entry point; it validates its arguments
-and dispatches: CPU tensors -> the PyTorch reference; CUDA tensors -> the
+and dispatches: CPU tensors -> `cpu_backend` (the reference's sums with a hand-written
+backward, about twice as fast); CUDA tensors -> the
 compiled kernel (a precompiled cubin/fatbin from bashes/misc/install.bash,
 else run-time NVRTC through CuPy), else the reference with one warning.
 The environment variable TWOSTREAMVAN_SEPCONV=reference forces the reference.
@@ -13,9 +14,10 @@ import warnings
 import torch
 
 from .checks import check_inputs
+from .cpu_backend import separable_conv_cpu
 from .reference import separable_conv_reference
 
-__all__ = ["separable_conv", "separable_conv_reference", "active_backend",
+__all__ = ["separable_conv", "separable_conv_reference", "separable_conv_cpu", "active_backend",
            "Backend", "SepConvFallbackWarning", "ENV_VAR"]
 
 ENV_VAR = "TWOSTREAMVAN_SEPCONV"
@@ -28,7 +30,7 @@ class SepConvFallbackWarning(RuntimeWarning):
 
 
 class Backend(str):
-    """A backend name ('reference', 'cuda-precompiled', 'cuda-nvrtc') that
+    """A backend name ('reference', 'cpu', 'cuda-precompiled', 'cuda-nvrtc') that
     compares equal to that plain string and carries `.reason` (why it was chosen)."""
 
     def __new__(cls, name, reason):
@@ -58,7 +60,7 @@ def active_backend(device):
     """Say which SepConv path tensors on `device` take, and why.
 
     Input: a torch.device, a device string ('cpu', 'cuda:1') or a CUDA index.
-    Output: a Backend (a str equal to 'reference', 'cuda-precompiled' or
+    Output: a Backend (a str equal to 'reference', 'cpu', 'cuda-precompiled' or
     'cuda-nvrtc') whose `.reason` attribute explains the choice. On CUDA this
     loads (and caches) the kernels for that device.
     """
@@ -66,6 +68,8 @@ def active_backend(device):
     if _env_choice() == "reference":
         return Backend("reference", f"{ENV_VAR}=reference forces the PyTorch reference")
     if device.type != "cuda":
+        if device.type == "cpu":
+            return Backend("cpu", "cpu tensors use the hand-written backward of sepconv/cpu_backend.py")
         return Backend("reference", f"{device.type} tensors always use the PyTorch reference")
     from . import cuda_backend
     name, reason = cuda_backend.kernel_status(device)
@@ -93,6 +97,8 @@ def separable_conv(padded_input, vertical, horizontal):
         with torch.autocast(device.type, enabled=False):
             return separable_conv(padded_input.to(dtype), vertical.to(dtype), horizontal.to(dtype))
     backend = active_backend(device)
+    if backend == "cpu":
+        return separable_conv_cpu(padded_input, vertical, horizontal)
     if backend != "reference":
         from .cuda_backend import cuda_separable_conv
         return cuda_separable_conv(padded_input, vertical, horizontal)

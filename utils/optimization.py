@@ -17,9 +17,15 @@ BETAS = (0.5, 0.999)
 WEIGHT_DECAY = 1e-5
 
 
-def build_optimizers(parameter_groups, lr=LEARNING_RATE):
-    """Dict group name -> `torch.optim.Adam` (coupled L2 weight decay) over that group's parameters."""
-    return {name: torch.optim.Adam(params, lr=lr, betas=BETAS, weight_decay=WEIGHT_DECAY)
+def build_optimizers(parameter_groups, lr=LEARNING_RATE, fused=True):
+    """Dict group name -> `torch.optim.Adam` (coupled L2 weight decay) over that group's parameters.
+
+    `fused=True` uses PyTorch's fused Adam kernel (CPU and CUDA): the same update in one pass over
+    each tensor, about 8x faster than the per-parameter loop on the 33.5 M-weight motion decoder
+    (utils/SPEED.md); `fused=False` is the loop of the straightforward implementation.
+    """
+    return {name: torch.optim.Adam(params, lr=lr, betas=BETAS, weight_decay=WEIGHT_DECAY,
+                                   **({"fused": True} if fused else {"foreach": False}))
             for name, params in parameter_groups.items()}
 
 

@@ -52,6 +52,13 @@ def resolve_device(name):
     return device
 
 
+def configure_precision(config, device):
+    """`--tf32`: allow TF32 matrix products and cuDNN convolutions on CUDA (no effect on the CPU)."""
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = bool(config.get("tf32"))
+        torch.backends.cudnn.allow_tf32 = bool(config.get("tf32"))
+
+
 def step_values(config, schedules, iteration):
     """The loss weights and ε of one iteration (scheduled and constant)."""
     values = {name: config[name] for name in CONSTANT_WEIGHTS}
@@ -193,17 +200,18 @@ def remove_unfinished_saves(directory):
     return stale
 
 
-def train_step(task, nets, groups, optimizers, batch, values, rng, sync=None):
+def train_step(task, nets, groups, optimizers, batch, values, rng, sync=None, amp="off"):
     """One iteration's forward pass and update: `(losses, visuals, updated group names or None)`.
 
     `sync`: the multi-process synchroniser of `utils.optimization.update_step` (None: one process).
+    `amp`: 'bf16' autocasts the networks (`utils.tasks.run_task`).
 
     None means a non-finite loss: no optimiser stepped and the BatchNorm buffers, which the
     train-mode forward moved (perhaps to NaN), are restored to their values before it.
     """
     buffers = list(nets.buffers())
     before = [b.detach().clone() for b in buffers]
-    losses, visuals = run_task(task, nets, batch, values, rng)
+    losses, visuals = run_task(task, nets, batch, values, rng, amp=amp)
     updated = update_step(losses, groups, optimizers, sync)
     if updated is None:
         with torch.no_grad():
@@ -307,6 +315,7 @@ def training_loop(config, train_set, test_set, sync=None):
     main = sync is None or sync.is_main   # only rank 0 writes files, logs and the progress bar
     if config["threads"]:
         torch.set_num_threads(config["threads"])
+    configure_precision(config, device)
     seed_everything(config["seed"])
     num_categories = len(train_set.classes)
     nets = TwoStreamNetworks.from_config(config, num_categories).to(device)
@@ -404,7 +413,8 @@ def training_loop(config, train_set, test_set, sync=None):
             batch = Batch.from_loader(item, num_categories, device)
             task = schedules.task(iteration, random)
             losses, visuals, updated = train_step(task, nets, groups, optimizers, batch,
-                                                  step_values(config, schedules, iteration), random, sync=sync)
+                                                  step_values(config, schedules, iteration), random, sync=sync,
+                                                  amp=config.get("amp", "off"))
             counters[task] += 1
             window.add(task, losses.scalars)
             if updated is None:
