@@ -194,13 +194,15 @@ class TwoStreamGenerator(nn.Module):
 
 
     def _unroll_teacher_forced(self, first, z_motion, label_onehot, rng, encoded, truth_means):
-        """`_unroll` at ε = 1 with the steps' decodes batched (same maths, see `models.step_batching`).
+        """`_unroll` at ε = 1 with the steps' MCInput batched (same maths).
 
         Every step takes the ground truth: the content means `truth_means [B, T, cont_dim]` and
-        the motion maps `encoded [B, T−1, 16, 8, 8]`; the ConvLSTM runs step by step, then the
-        T−1 decodes run as one batch of (T−1)·B rows, ordered step-major.
+        the motion maps `encoded [B, T−1, 16, 8, 8]`, so no step reads an earlier output frame.
+        The ConvLSTM runs step by step; MCInput (no BatchNorm; its joint layer holds 33.5 M
+        weights that a batch of B reads once per call) runs once over the (T−1)·B rows; the
+        kernel generator and the fused decoder, whose BatchNorm statistics are per step, run
+        per step (batching them was slower on the CPU: utils/SPEED.md).
         """
-        from models.step_batching import per_step_batchnorm
         b, steps = z_motion.shape[:2]
         for k in range(steps):          # the draws of `_unroll` (all ground truth at ε = 1)
             rng.random()
@@ -214,15 +216,19 @@ class TwoStreamGenerator(nn.Module):
                 _, state = lstm(encoded[:, k - 1:k], state)
             outputs, _ = lstm(trajectory[:, k:k + 1], state)
             motion.append(outputs[:, -1])
-        motion = torch.cat(motion)                                          # [(T−1)·B, 16, 8, 8]
-        z_content = truth_means[:, :steps].transpose(0, 1).flatten(0, 1)   # step-major
-        with per_step_batchnorm(self, steps):
-            frames, features, kernels = self.decode_with_motion(z_content, motion, label_onehot.repeat(steps, 1))
-        frames = frames.view(steps, b, *frames.shape[1:])
-        features = [[f.view(steps, b, *f.shape[1:])[k] for f in features] for k in range(steps)]
-        kernels = [{s: tuple(t.view(steps, b, *t.shape[1:])[k] for t in v) for s, v in kernels.items()}
-                   for k in range(steps)]
-        return torch.cat([first.unsqueeze(2), frames.permute(1, 2, 0, 3, 4)], dim=2), features, kernels
+        motion = torch.cat(motion)                                          # [(T−1)·B, 16, 8, 8], step-major
+        z_content = truth_means[:, :steps].transpose(0, 1).flatten(0, 1)
+        content_state, u = self.content_input(z_content, label_onehot.repeat(steps, 1))
+        if self.joint_input is not None:
+            motion = self.joint_input(u, motion)
+        frames, features, kernels = [first], [], []
+        for k, (state_k, motion_k) in enumerate(zip(content_state.split(b), motion.split(b))):
+            step_kernels = self.motion_generator(motion_k)
+            frame, step_features = self.content_generator(state_k, step_kernels)
+            frames.append(frame)
+            features.append(step_features)
+            kernels.append(step_kernels)
+        return torch.stack(frames, dim=2), features, kernels
 
 
 @torch.no_grad()
