@@ -34,7 +34,7 @@ def test_bf16_step_on_cpu_keeps_sepconv_and_losses_in_float32(task, monkeypatch)
     hook = torch.nn.modules.module.register_module_forward_hook(
         lambda m, i, o: conv_dtypes.append(o.dtype) if isinstance(m, torch.nn.Conv2d) else None)
     try:
-        losses, _ = run_task(task, nets, random_batch(4, 3), VALUES, random.Random(0), amp="bf16")
+        losses, _ = run_task(task, nets, random_batch(2, 3), VALUES, random.Random(0), amp="bf16")
     finally:
         hook.remove()
     assert torch.bfloat16 in conv_dtypes, "autocast did not reach the networks"
