@@ -79,6 +79,15 @@ def test_resume_refuses_changed_model_options(tmp_path, synthetic_root):
     assert changed.returncode == 2
     assert "different options" in changed.stderr and "--gf_dim" in changed.stderr
     assert "Traceback" not in changed.stderr
+    latest = tmp_path / "ckpt" / "r" / "latest.pth"
+    lrs = {g["lr"] for o in torch.load(latest, weights_only=True)["optimizers"].values() for g in o["param_groups"]}
+    assert lrs == {2e-4}
+    new_lr = run(common + ["--total_iters", "2", "--resume", "--lr", "1e-3"])
+    assert new_lr.returncode == 2 and "--lr 0.0002 (now 0.001)" in new_lr.stderr
+    forced = run(common + ["--total_iters", "2", "--resume", "--lr", "1e-3", "--force_resume_config"])
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    lrs = {g["lr"] for o in torch.load(latest, weights_only=True)["optimizers"].values() for g in o["param_groups"]}
+    assert lrs == {1e-3}
 
 
 @pytest.mark.parametrize("dataset,expected", [("MUG", (6, 37)), ("Weizmann", (10, 37)), ("SynAction", (20, 1))])
@@ -103,6 +112,7 @@ def test_dry_run_prints_params_line_without_data(dataset, expected):
     (["--dataset", "MUG", "--dataroot", "/tmp", "--video_length", "1"], ["--video_length"]),
     (["--dataset", "MUG", "--dataroot", "/tmp", "--c_img_dis", "-1"], ["--c_img_dis"]),
     (["--dataset", "MUG", "--dataroot", "/tmp", "--bogus"], ["--bogus"]),
+    (["--dataset", "MUG", "--dataroot", "/tmp", "--lr", "0"], ["--lr", "positive"]),
 ])
 def test_user_mistakes_get_one_line(tmp_path, args, words):
     result = run(["train.py", *args, *dirs(tmp_path)])

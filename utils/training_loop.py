@@ -25,7 +25,7 @@ from utils.checkpoint import SUFFIX, TMP_PREFIX, TMP_SUFFIX, CheckpointError, ch
     load_checkpoint, prune_checkpoints, save_checkpoint
 from utils.data_stream import EpochBatchStream, validation_batches
 from utils.logger import RunLogger
-from utils.optimization import build_optimizers, update_step
+from utils.optimization import LEARNING_RATE, build_optimizers, update_step
 from utils.options import RESUME_OPTIONS, OptionError, write_config
 from utils.rng import capture_rng_state, restore_rng_state, seed_everything
 from utils.schedules import Schedules
@@ -161,8 +161,11 @@ def resume_state(config, nets, optimizers, stream, window, classes, sync=None):
     for key in ("networks", "optimizers", "iteration", "config", "rng", "data"):
         if key not in state:
             raise CheckpointError(f"{path} is not a TwoStreamVAN training checkpoint (no {key!r})")
-    # an option missing from an older checkpoint compares as off (False), e.g. --identity_labels
-    differing = [k for k in RESUME_OPTIONS if state["config"].get(k, False) != config.get(k, False)]
+    # an option missing from an older checkpoint compares as off (False), e.g. --identity_labels,
+    # or as its published value (--lr)
+    def trained_value(key):
+        return state["config"].get(key, LEARNING_RATE if key == "lr" else False)
+    differing = [k for k in RESUME_OPTIONS if trained_value(k) != config.get(k, False)]
     if differing and not config.get("force_resume_config"):
         raise CheckpointError(f"--resume: {path} was trained with different options: "
                               + ", ".join(f"--{k} {state['config'].get(k)!r} (now {config.get(k)!r})" for k in differing))
@@ -174,6 +177,8 @@ def resume_state(config, nets, optimizers, stream, window, classes, sync=None):
         nets.load_state_dict(state["networks"])
         for name, opt in optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
+            for group in opt.param_groups:   # the saved state carries the old --lr; the configured one wins
+                group["lr"] = config.get("lr", LEARNING_RATE)
     except (RuntimeError, ValueError, KeyError) as error:
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"--resume: {path} does not fit the configured model ({detail[:300]})") from None
@@ -320,7 +325,7 @@ def training_loop(config, train_set, test_set, sync=None):
     num_categories = len(train_set.classes)
     nets = TwoStreamNetworks.from_config(config, num_categories).to(device)
     groups = nets.parameter_groups()
-    optimizers = build_optimizers(groups)
+    optimizers = build_optimizers(groups, lr=config.get("lr", LEARNING_RATE))
     stream = EpochBatchStream(train_set, config["batch_size"], config["seed"], config["num_workers"],
                               pin_memory=device.type == "cuda", rank=sync.rank if sync else 0,
                               world_size=sync.world_size if sync else 1)
