@@ -74,7 +74,18 @@ def _compare(task, epsilon, use_bn=False, joint=True, seed=3):
     changed = 0
     for key, value in ref_state.items():
         tolerance = 4e-4 if key in zero_in_exact else 1e-6
-        torch.testing.assert_close(fast_state[key], value, rtol=1e-5, atol=tolerance, msg=lambda m: f"{key}: {m}")
+        if key in ref_grads and key not in zero_in_exact:
+            # Adam's first step is lr·g/(|g| + eps), ±lr for any |g| ≫ eps: an element whose
+            # gradient changes sign between the two summation orders (allowed by the gradient check
+            # above only where |g| is at rounding-noise level) moves by up to 2·lr (4e-4) more.
+            # Every element whose gradient keeps its sign must agree to 1e-6.
+            flipped = torch.sign(fast_grads[key]) != torch.sign(ref_grads[key])
+            drift = (fast_state[key] - value)[flipped].abs()
+            assert drift.numel() == 0 or float(drift.max()) <= 4e-4 + 1e-6, f"{key}: {float(drift.max())}"
+            torch.testing.assert_close(fast_state[key][~flipped], value[~flipped], rtol=1e-5, atol=tolerance,
+                                       msg=lambda m: f"{key}: {m}")
+        else:
+            torch.testing.assert_close(fast_state[key], value, rtol=1e-5, atol=tolerance, msg=lambda m: f"{key}: {m}")
         changed += int(not torch.equal(value, initial[key]))
     assert changed > 0
 

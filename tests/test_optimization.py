@@ -119,3 +119,23 @@ def test_non_finite_loss_skips_every_step():
     before = [p.detach().clone() for p in nets.parameters()]
     assert update_step(losses, groups, optimizers) is None
     assert all(torch.equal(a, b) for a, b in zip(nets.parameters(), before))
+
+
+def test_channels_last_gradients_step_like_the_loop_adam():
+    """A channels-last weight gradient (what a convolution on channels-last activations returns)
+    steps the fused Adam exactly like the loop Adam steps a contiguous copy of it."""
+    from utils.optimization import apply_gradients
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 8, 5)
+    twin = copy.deepcopy(conv)
+    x = torch.randn(4, 3, 12, 12).contiguous(memory_format=torch.channels_last)
+    grads = torch.autograd.grad(conv(x).square().sum(), list(conv.parameters()))
+    assert not grads[0].is_contiguous()        # the case the layout guard is for
+    groups = {"fused": list(conv.parameters()), "loop": list(twin.parameters())}
+    fused = build_optimizers({"fused": groups["fused"]}, fused=True)
+    loop = build_optimizers({"loop": groups["loop"]}, fused=False)
+    for _ in range(3):
+        apply_gradients({"fused": {id(p): g for p, g in zip(groups["fused"], grads)}}, groups, fused)
+        apply_gradients({"loop": {id(p): g.contiguous() for p, g in zip(groups["loop"], grads)}}, groups, loop)
+    for a, b in zip(conv.parameters(), twin.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-7)

@@ -135,7 +135,9 @@ def run_benchmark(dataset="MUG", batch_size=16, device="cpu", threads=2, impleme
     if implementation == "reference":   # the slicing SepConv differentiated by autograd
         import os
         import sepconv
+        from models import motion
         os.environ[sepconv.ENV_VAR] = "reference"
+        motion.CHANNELS_LAST_ON_CPU = False   # and the motion encoder in the default layout
     if threads:
         torch.set_num_threads(threads)
     config = model_config(dataset, reduced)

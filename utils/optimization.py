@@ -60,8 +60,17 @@ def apply_gradients(grads, parameter_groups, optimizers):
         optimizer = optimizers[name]
         optimizer.zero_grad(set_to_none=True)
         for p in parameter_groups[name]:
-            p.grad = by_id.get(id(p))
+            p.grad = _in_layout_of(p, by_id.get(id(p)))
         optimizer.step()
+
+
+def _in_layout_of(parameter, grad):
+    """`grad` with the parameter's strides. A convolution fed channels-last activations returns
+    a channels-last weight gradient; the fused Adam kernel pairs parameter and gradient elements
+    by storage position, so a gradient in another layout would update the wrong weights."""
+    if grad is None or grad.stride() == parameter.stride():
+        return grad
+    return torch.empty_like(parameter).copy_(grad)
 
 
 def losses_are_finite(task_losses):
