@@ -41,7 +41,6 @@ STEPS = [("environment", 60, False, steps.step_environment),
          ("bench-fp32", 150, True, steps.step_bench_fp32),
          ("bench-bf16", 120, True, steps.step_bench_bf16),
          ("bench-tf32", 120, True, steps.step_bench_tf32)]
-NAMES = [s[0] for s in STEPS]
 ALWAYS = ("environment", "imports")   # every other step needs their findings
 
 
@@ -55,8 +54,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _step_name(value):
-    if value not in NAMES:
-        raise argparse.ArgumentTypeError(f"unknown step {value!r} (expected one of {', '.join(NAMES)})")
+    names = [step[0] for step in STEPS]
+    if value not in names:
+        raise argparse.ArgumentTypeError(f"unknown step {value!r} (expected one of {', '.join(names)})")
     return value
 
 

@@ -44,6 +44,7 @@ class Context:
         self.python, self.out, self.work, self.use_wheels = python, Path(out), Path(work), use_wheels
         self.facts = {}          # the environment step's findings (cuda_available, gpus, ...)
         self.wheel_site = None   # where vendored wheels were unpacked, when some were needed
+        self.user_base = None    # PYTHONUSERBASE whose user site is wheel_site (seen by every child process)
         self.step, self.step_end, self.log = None, None, None
 
     def begin(self, step, seconds):
@@ -55,10 +56,13 @@ class Context:
 
     def env(self, extra=None):
         """The children's environment: the repository and any unpacked wheels before the caller's PYTHONPATH."""
-        paths = [str(ROOT)] + ([str(self.wheel_site)] if self.wheel_site else [])
+        paths = [str(ROOT)] + ([str(self.wheel_site)] if self.wheel_site and not self.user_base else [])
         if os.environ.get("PYTHONPATH"):
             paths.append(os.environ["PYTHONPATH"])
-        return dict(os.environ, PYTHONPATH=os.pathsep.join(paths), PYTHONUNBUFFERED="1", **(extra or {}))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), PYTHONUNBUFFERED="1")
+        if self.user_base:
+            env["PYTHONUSERBASE"] = str(self.user_base)
+        return dict(env, **(extra or {}))
 
     def run(self, args, extra_env=None):
         """Run `args` (list) in the repository; return (exit status, its output). Raises StepTimeout."""
@@ -179,6 +183,21 @@ def describe_environment(facts):
     return "; ".join(p for p in parts if p)
 
 
+def wheel_site(ctx):
+    """Where to unpack wheels: (folder, PYTHONUSERBASE or None).
+
+    The interpreter's user site under a throwaway PYTHONUSERBASE when it has one enabled (not in a venv):
+    child processes that reset PYTHONPATH, as some tests' subprocesses do, still see it; else a folder
+    that goes on PYTHONPATH."""
+    user_base = ctx.work / "userbase"
+    code = "import json, site; print(json.dumps([site.ENABLE_USER_SITE, site.getusersitepackages()]))"
+    rc, text = ctx.python_run("-c", code, extra_env={"PYTHONUSERBASE": str(user_base)})
+    found = json.loads(text.strip().splitlines()[-1]) if rc == 0 else [False, None]
+    if found[0] is True and found[1]:
+        return Path(found[1]), user_base
+    return ctx.work / "wheel-site", None
+
+
 def describe_missing(item):
     """`module (pip NAME)`, with the error when it is not the plain 'No module named <module>'."""
     where = f"pip {item['pip']}" if item["pip"] else item["for"]
@@ -195,10 +214,10 @@ def step_imports(ctx):
     used = []
     if found["missing"] and ctx.use_wheels:
         names = [m["module"] for m in found["missing"]]
-        site = ctx.work / "wheel-site"
+        site, user_base = wheel_site(ctx)
         used = unpack_wheels(names, site)
         if used:
-            ctx.wheel_site = site
+            ctx.wheel_site, ctx.user_base = site, user_base
             rc, found, text = ctx.probe("imports")
             if found is None:
                 return Result("FAIL", f"the import probe failed after unpacking {', '.join(used)}: {tail(text)}")
@@ -213,7 +232,11 @@ def step_imports(ctx):
         return Result("FAIL", note, numbers)
     note = f"{len(found['modules'])} modules import"
     if used:
+        numbers["wheel_site"] = str(ctx.wheel_site)
         note += f"; from bashes/misc/wheels: {', '.join(used)}"
+        if not ctx.user_base:
+            note += " (on PYTHONPATH only: this interpreter has no user site, so subprocesses that reset " \
+                    "PYTHONPATH do not see them)"
     return Result("PASS", note, numbers)
 
 
