@@ -328,3 +328,45 @@ def test_cuda_tests_cover_the_issues_cases():
                  "test_training_gpu.py::test_kernel_step_matches_reference_step[video]",
                  "test_resume_on_cuda_continues_from_the_checkpoint"):
         assert name in ids, name
+
+
+# --------------------------------------------------------------------------- GPU steps' command lines, on the CPU
+
+GPU_STEP_ON_CPU = {   # step -> what its note says when its commands run here and stop at the missing CUDA device
+    "nvrtc": "active backend reference, expected cuda-nvrtc: torch.cuda is not available",
+    "sepconv-bench": "kernel rows for 0 of 4 shapes",
+    "bench-fp32": "--device cuda: CUDA is not available on this machine",
+    "bench-bf16": "--device cuda: CUDA is not available on this machine",
+    "bench-tf32": "--device cuda: CUDA is not available on this machine",
+    "demo-train": "first run (to iteration 30) exit 2: train.py: error: --device cuda: CUDA is not available",
+    "torchrun": "torchrun x1 exit 1",
+}
+
+
+@pytest.fixture(scope="module")
+def cpu_work(tmp_path_factory):
+    return tmp_path_factory.mktemp("work")
+
+
+@pytest.mark.slow
+@no_cuda_here
+@pytest.mark.parametrize("name", ["install", *GPU_STEP_ON_CPU])
+def test_gpu_steps_run_their_commands_up_to_the_missing_device(name, cpu_work, tmp_path):
+    """Each GPU step, told that there is a GPU, runs its real commands here: they must get as far as the CUDA
+    check (so the arguments of install.bash, the probes, the benchmarks, train.py and torchrun are accepted)."""
+    if name == "install" and steps.find_nvcc() is None:
+        pytest.skip("no nvcc here")
+    ctx = steps.Context(sys.executable, tmp_path, cpu_work)
+    ctx.facts.update(cuda_available=True, device_count=1, gpus=[{"name": "fake", "capability": "9.0",
+                                                                  "memory_gib": 1.0}])
+    ctx.begin(name, 300)
+    function = next(s[3] for s in gpu_check.STEPS if s[0] == name)
+    result = function(ctx)
+    assert result.status == "FAIL"
+    if name == "install":   # install.bash compiled sm_90 for real; then no device to load it on
+        assert result.note.startswith("install.bash sm_90: ok; active backend reference, expected cuda-precompiled")
+        assert list((cpu_work / "sepconv-bin").glob("sepconv_kernels.sm_90.*.cubin"))
+    else:
+        assert GPU_STEP_ON_CPU[name] in result.note, result.note
+    if name == "torchrun":
+        assert "--device cuda: CUDA is not available" in ctx.log.read_text()
