@@ -6,46 +6,87 @@ and saves the videos under `<output_dir>/<exp_name>/iter_<N>/<protocol>/` (see R
 With `--classifier`, each protocol is scored (accuracy, IS, intra/inter entropy, class-aware
 intra entropy, Fréchet distance on the classifier's features, FVD with `--i3d`): a line in
 `<log_dir>/<exp_name>/results.txt`, `metrics.json` and `confusion.png` beside the videos.
-The networks are built from the options stored in the checkpoint.
+The networks are built from the options stored in the checkpoint, and the test split from the
+run's data options (every_nth, split_rule, identity_labels, crop, miniclip, video_length,
+image_size, n_channels): a command-line value that differs is refused. Videos are generated,
+written and scored batch by batch, so memory does not grow with the number of videos.
 """
 import os
 import sys
 
+import numpy as np
 import torch
 
 from datasets import DatasetError
 from utils.cli import check_writable, run_command
-from utils.options import parse_eval_options
+from utils.options import RUN_DATA_OPTIONS, OptionError, parse_eval_options
 
 
-def score_protocol(scorer, config, directory, protocol, iteration, classes, videos, labels):
-    """Score one protocol's `videos [N, C, T, H, W]` (labels `[N]`) and write its report; prints the metrics."""
+def apply_run_options(config, trained):
+    """Take the run's data and model options (RUN_DATA_OPTIONS) from the checkpoint's config `trained`
+    into `config` (in place). OptionError (one line) when the command line gave a different value;
+    an option the checkpoint lacks (an older run) keeps the command-line value, with a note."""
+    for name in RUN_DATA_OPTIONS:
+        if name not in trained:
+            print(f"note: the checkpoint does not record --{name}; using {config[name]!r}")
+            continue
+        if name in config["given"] and config[name] != trained[name]:
+            shown = "on" if trained[name] is True else "off" if trained[name] is False else trained[name]
+            raise OptionError(f"--{name} {config[name]!r} differs from the run's ({shown}): eval.py takes the "
+                              f"data and model options from the checkpoint; leave --{name} out")
+        config[name] = trained[name]
+
+
+def score_report(scorer_stream, scorer, config, directory, protocol, iteration, classes):
+    """Finish one protocol's `ScoreStream`, write its report and print the metrics."""
     from utils.eval_reports import RESULTS_NAME, write_report
-    metrics, predicted = scorer.score(videos, labels)
+    metrics, predicted, per_action = scorer_stream.finish()
+    labels = np.concatenate(scorer_stream.labels)
     info = {"classifier": scorer.info["path"], "classifier_iteration": scorer.info["iteration"],
             "i3d": scorer.i3d_path, "real_clips": scorer.real["classifier"][2],
             "stats_cache": {kind: "hit" if hit else "miss" for kind, hit in scorer.cache_hits.items()},
             "stats_cache_dir": scorer.cache_dir}
     results_file = os.path.join(config["log_dir_run"], RESULTS_NAME)
-    line = write_report(directory, results_file, protocol, iteration, config, classes, metrics, labels.numpy(),
-                        predicted, info)
+    line = write_report(directory, results_file, protocol, iteration, config, classes, metrics, labels,
+                        predicted, info, per_action={classes[a]: v for a, v in per_action.items()})
     print(f"{protocol} metrics: {line}")
     print(f"  confusion matrix: {os.path.join(directory, 'confusion.png')}; appended to {results_file}")
 
 
+def run_protocol(protocol, batches, counts, config, root, classes, scorer, iteration, get_mask):
+    """Write (and score) one protocol batch by batch; prints where its files went."""
+    from utils.evaluation import ProtocolWriter
+    directory = os.path.join(root, protocol)
+    writer = ProtocolWriter(directory, classes, counts, config["get_seq"], get_mask)
+    stream = scorer.stream() if scorer is not None else None
+    for item in batches:
+        videos, labels = item[0], item[1]
+        writer.add(videos, labels, item[2] if len(item) > 2 else None)
+        if stream is not None:
+            stream.add(videos, labels)
+        del item, videos
+    paths = writer.close()
+    print(f"{protocol}: {sum(counts)} videos in {os.path.dirname(paths['gif'])}")
+    print(f"  grid (one row per class): {paths['gif']} and {paths['png']}")
+    if stream is not None:
+        score_report(stream, scorer, config, directory, protocol, iteration, classes)
+
+
 def run(config):
-    """Generate and save the videos of the configured protocols (and score them with `--classifier`);
-    prints where they went."""
+    """Generate and save the videos of the configured protocols batch by batch (and score them with
+    `--classifier`); prints where they went."""
     from utils.data_stream import build_split
-    from utils.evaluation import generate_conditional, generate_unconditional, load_trained_networks, save_outputs
+    from utils.evaluation import (class_counts, conditional_batches, load_trained_networks, test_labels,
+                                  unconditional_batches)
     from utils.training_loop import resolve_device
     device = resolve_device(config["device"])
+    nets, iteration, trained, classes = load_trained_networks(config, device)
+    apply_run_options(config, trained)
     check_writable(config["output_dir_run"], "output_dir")
     if config["classifier"]:
         check_writable(config["log_dir_run"], "log_dir")
     if config["threads"]:
         torch.set_num_threads(config["threads"])
-    nets, iteration, trained, classes = load_trained_networks(config, device)
     test_set = None
     if config["protocol"] in ("conditional", "both") or config["classifier"]:
         test_set = build_split(config, "test", trained["video_length"], trained["image_size"])
@@ -62,25 +103,16 @@ def run(config):
               "$EXP_ROOT/classifiers/checkpoints/<run>/best.pth, for accuracy, IS, entropies and Fréchet distance)")
     root = os.path.join(config["output_dir_run"], f"iter_{iteration}")
     if config["protocol"] in ("unconditional", "both"):
-        videos, labels, masks = generate_unconditional(nets.generator, len(classes), config["num_per_class"],
-                                                       trained["video_length"], config["eval_batch"], device,
-                                                       config["seed"])
-        directory = os.path.join(root, "unconditional")
-        paths = save_outputs(directory, videos, labels, classes, masks, config["get_seq"], config["get_mask"])
-        print(f"unconditional: {len(videos)} videos in {os.path.dirname(paths['gif'])}")
-        print(f"  grid (one row per class): {paths['gif']} and {paths['png']}")
-        if scorer is not None:
-            score_protocol(scorer, config, directory, "unconditional", iteration, classes, videos, labels)
-        del videos, masks
+        n = config["num_per_class"]
+        batches = unconditional_batches(nets.generator, len(classes), n, trained["video_length"],
+                                        config["eval_batch"], device, config["seed"], keep_masks=config["get_mask"])
+        run_protocol("unconditional", batches, [n] * len(classes), config, root, classes, scorer, iteration,
+                     config["get_mask"])
     if config["protocol"] in ("conditional", "both"):
-        videos, labels = generate_conditional(nets.generator, test_set, config["val_num"], config["batch_size"],
-                                              device, config["seed"])
-        directory = os.path.join(root, "conditional")
-        paths = save_outputs(directory, videos, labels, classes, None, config["get_seq"])
-        print(f"conditional: {len(videos)} videos in {os.path.dirname(paths['gif'])}")
-        print(f"  grid (one row per class): {paths['gif']} and {paths['png']}")
-        if scorer is not None:
-            score_protocol(scorer, config, directory, "conditional", iteration, classes, videos, labels)
+        counts = class_counts(len(classes), test_labels(test_set), config["val_num"])
+        batches = conditional_batches(nets.generator, test_set, config["val_num"], config["batch_size"], device,
+                                      config["seed"])
+        run_protocol("conditional", batches, counts, config, root, classes, scorer, iteration, False)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from conftest import REPO_ROOT
 from datasets import synthetic
 from test_eval_scoring import SMALL, save_fake_i3d, save_tiny_classifier
 from utils.cli import run_command
-from utils.options import parse_eval_options
+from utils.options import OptionError, parse_eval_options
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -61,12 +61,17 @@ def test_eval_scores_both_protocols_and_caches_real_statistics(run_dir, capsys):
         data = metrics_json(run_dir, protocol)
         assert data["videos"] == count and data["iteration"] == 2 and np.sum(data["confusion_matrix"]) == count
         assert set(data["metrics"]) == {"acc", "I_score", "intra_E", "inter_E", "class_intra_E", "frechet"}
+        groups = data["class_intra_E_per_action"]                        # one value per predicted action
+        predicted = [name for name, column in zip(data["classes"], np.sum(data["confusion_matrix"], 0)) if column]
+        assert sorted(groups) == sorted(predicted)
+        assert np.mean(list(groups.values())) == pytest.approx(data["metrics"]["class_intra_E"])
     assert metrics_json(run_dir, "unconditional")["stats_cache"] == {"classifier": "miss"}
     assert metrics_json(run_dir, "conditional")["stats_cache"] == {"classifier": "miss"}  # same scorer, computed once
     lines = (run_dir / "logs" / "tiny" / "results.txt").read_text().splitlines()
     assert len(lines) == 2 and "protocol=unconditional" in lines[0] and "protocol=conditional" in lines[1]
     for line in lines:
         assert all(name in line for name in METRIC_NAMES) and "iter=2" in line and "fvd=" not in line
+        assert "class_intra_E[" in line
 
     assert evaluate(run_dir, "--classifier", str(run_dir / "clf.pth"), "--protocol", "unconditional") == 0
     assert metrics_json(run_dir)["stats_cache"] == {"classifier": "hit"}
@@ -132,3 +137,36 @@ def test_demo_plumbing_prints_the_metrics(tmp_path):
         assert last[0].startswith("unconditional (4 videos, iteration 2): accuracy ") and "Fréchet" in last[0]
         assert last[1].startswith("conditional   (4 videos, iteration 2): accuracy ") and "IS " in last[1]
     assert len((tmp_path / "exp" / "logs" / "Demo" / "results.txt").read_text().splitlines()) == 4
+
+
+def test_the_run_options_come_from_the_checkpoint(capsys):
+    import eval as evaluation
+    from utils.options import RUN_DATA_OPTIONS
+    trained = {"every_nth": 2, "split_rule": "videos", "identity_labels": False, "crop": True, "miniclip": False,
+               "video_length": 16, "image_size": 64}                       # n_channels not recorded (older run)
+    config = parse_eval_options(["--dataset", "synthetic", "--dataroot", "/nowhere", "--n_channels", "3"])
+    evaluation.apply_run_options(config, trained)
+    assert {k: config[k] for k in trained} == trained and config["n_channels"] == 3
+    assert "the checkpoint does not record --n_channels" in capsys.readouterr().out
+    assert set(RUN_DATA_OPTIONS) == set(trained) | {"n_channels"}
+    same = parse_eval_options(["--dataset", "synthetic", "--dataroot", "/x", "--every_nth", "2", "--crop"])
+    evaluation.apply_run_options(same, trained)                              # the run's own values are fine
+    with pytest.raises(OptionError, match=r"^--video_length 10 differs from the run's \(16\)"):
+        evaluation.apply_run_options(parse_eval_options(["--dataset", "synthetic", "--dataroot", "/x",
+                                                         "--video_length", "10"]), trained)
+
+
+def test_a_different_data_option_is_refused_in_one_line(run_dir, capsys, tmp_path):
+    assert evaluate(run_dir, "--every_nth", "2", "--protocol", "unconditional", "--output_dir", str(tmp_path)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--every_nth 2 differs from the run's (1)" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "tiny").exists()                                  # refused before generating anything
+    assert evaluate(run_dir, "--every_nth", "1", "--protocol", "unconditional", "--output_dir", str(tmp_path)) == 0
+
+
+def test_eval_help_says_which_options_come_from_the_checkpoint(capsys):
+    with pytest.raises(SystemExit):
+        parse_eval_options(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.count("eval.py: the run's value from the checkpoint (a different value is refused)") == 8
+    assert text.count("eval.py: may differ from the run's (the data may have moved)") == 2

@@ -132,13 +132,15 @@ def test_report_files_and_results_line(tmp_path):
     directory = tmp_path / "iter_5" / "unconditional"
     line = write_report(str(directory), str(tmp_path / "logs" / "results.txt"), "unconditional", 5, config,
                         ["a", "b"], metrics, np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]),
-                        {"classifier": "c.pth"})
+                        {"classifier": "c.pth"}, per_action={"a": 0.25, "b": 0.55})
     for name in ("protocol=unconditional", "iter=5", "videos=4", "acc=50.0000", "I_score=", "intra_E=",
-                 "inter_E=", "class_intra_E=", "frechet=3.2500", "fvd=nan"):
+                 "inter_E=", "class_intra_E=", "frechet=3.2500", "fvd=nan",
+                 "class_intra_E[a]=0.2500 class_intra_E[b]=0.5500 classifier=c.pth"):
         assert name in line
     assert (tmp_path / "logs" / "results.txt").read_text().strip().endswith(line)
     data = json.loads((directory / "metrics.json").read_text())
     assert data["confusion_matrix"] == [[1, 1], [0, 2]] and data["metrics"]["fvd"] is None
+    assert data["class_intra_E_per_action"] == {"a": 0.25, "b": 0.55}
     assert (directory / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     assert summary_lines(str(tmp_path / "iter_5"))[0].startswith("unconditional (4 videos, iteration 5): accuracy 50.0 %")
 

@@ -173,3 +173,16 @@ def test_feature_statistics_match_numpy_definitions():
     assert feature_statistics(features[:, :1])[1].shape == (1, 1)
     with pytest.raises(ValueError):
         feature_statistics(features[:1])
+
+
+def test_class_intra_entropies_one_value_per_predicted_action():
+    from utils.metrics import class_intra_entropies
+    ln = math.log
+    probs = np.array([[0.9, 0.1, 0.0, 0.0], [0.5, 0.5, 0.0, 0.0], [0.0, 0.2, 0.0, 0.8], [0.3, 0.7, 0.0, 0.0]])
+    h = [-(0.9 * ln(0.9) + 0.1 * ln(0.1)), ln(2), -(0.2 * ln(0.2) + 0.8 * ln(0.8)), -(0.3 * ln(0.3) + 0.7 * ln(0.7))]
+    # n_actions 2: argmax 0, 0 (tie -> first), 3 -> 1, 1 -> groups {0: rows 0, 1; 1: rows 2, 3}
+    groups = class_intra_entropies(probs, n_actions=2)
+    assert list(groups) == [0, 1]
+    assert groups[0] == pytest.approx((h[0] + h[1]) / 2) and groups[1] == pytest.approx((h[2] + h[3]) / 2)
+    assert score_predictions(probs, None, 2)["class_intra_E"] == pytest.approx(np.mean(list(groups.values())))
+    assert list(class_intra_entropies(probs[2:3], n_actions=4)) == [3]        # unpredicted actions are absent

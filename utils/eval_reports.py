@@ -18,10 +18,13 @@ LINE_METRICS = ("acc", "I_score", "intra_E", "inter_E", "class_intra_E", "freche
 PROTOCOLS = ("unconditional", "conditional")
 
 
-def results_line(protocol, iteration, n_videos, metrics, exp_name, classifier):
-    """One results line naming every metric (fvd only when computed); returns a str without newline."""
+def results_line(protocol, iteration, n_videos, metrics, exp_name, classifier, per_action=None):
+    """One results line naming every metric (fvd only when computed) and, given `per_action`
+    ({predicted action name: class-aware intra-entropy}), `class_intra_E[<name>]=<value>` for each;
+    returns a str without newline."""
     values = " ".join(f"{name}={metrics[name]:.4f}" for name in LINE_METRICS if name in metrics)
-    return (f"exp={exp_name} protocol={protocol} iter={iteration} videos={n_videos} {values} "
+    groups = "".join(f" class_intra_E[{name}]={value:.4f}" for name, value in (per_action or {}).items())
+    return (f"exp={exp_name} protocol={protocol} iter={iteration} videos={n_videos} {values}{groups} "
             f"classifier={classifier}")
 
 
@@ -91,19 +94,23 @@ def save_confusion_png(path, matrix, classes, title):
 
 
 def write_report(directory, results_file, protocol, iteration, config, classes, metrics, labels, predicted,
-                 scorer_info):
+                 scorer_info, per_action=None):
     """Write one scored protocol: `<directory>/confusion.png`, `<directory>/metrics.json`, and a line
     appended to `results_file`. scorer_info: dict with classifier, classifier_iteration, i3d,
-    real_clips, stats_cache. Returns the results line (without the date)."""
+    real_clips, stats_cache; per_action: {predicted action name: class-aware intra-entropy} (EVAL.md,
+    the actions predicted at least once; `class_intra_E` is their mean), written as
+    `class_intra_E_per_action`. Returns the results line (without the date)."""
     n_videos = len(labels)
     matrix = confusion(labels, predicted, len(classes))
     png = os.path.join(directory, CONFUSION_NAME)
     save_confusion_png(png, matrix, classes, f"{config['exp_name']} {protocol}, iteration {iteration}: "
                                              f"acc {metrics['acc']:.1f} %")
-    line = results_line(protocol, iteration, n_videos, metrics, config["exp_name"], scorer_info["classifier"])
+    line = results_line(protocol, iteration, n_videos, metrics, config["exp_name"], scorer_info["classifier"],
+                        per_action)
     write_json(os.path.join(directory, METRICS_NAME), {
         "exp_name": config["exp_name"], "dataset": config["dataset"], "protocol": protocol, "iteration": iteration,
-        "videos": n_videos, "metrics": metrics, "classes": list(classes), "confusion_matrix": matrix,
+        "videos": n_videos, "metrics": metrics, "class_intra_E_per_action": dict(per_action or {}),
+        "classes": list(classes), "confusion_matrix": matrix,
         "confusion_png": png, "results_file": results_file, "seed": config["seed"], **scorer_info})
     os.makedirs(os.path.dirname(os.path.abspath(results_file)), exist_ok=True)
     with open(results_file, "a") as handle:

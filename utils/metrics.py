@@ -24,6 +24,16 @@ def entropies(probs) -> np.ndarray:
     return -xlogy(probs, probs).sum(axis=1)
 
 
+def class_intra_entropies(probs, n_actions: int) -> dict:
+    """Take probabilities `[N, K]`; return {predicted action (int, `argmax mod n_actions`): mean H(P_i) of
+    the videos predicted as it}, for the actions predicted at least once, in increasing order."""
+    probs = _as_float64(probs)
+    row_entropy = entropies(probs)
+    predicted_action = probs.argmax(axis=1) % n_actions
+    return {int(action): float(row_entropy[predicted_action == action].mean())
+            for action in np.unique(predicted_action)}
+
+
 def score_predictions(probs, labels, n_actions: int) -> dict:
     """Score classifier softmax outputs `probs [N, K]` of N generated videos.
 
@@ -32,8 +42,9 @@ def score_predictions(probs, labels, n_actions: int) -> dict:
     - acc: % of `argmax(P_i) mod n_actions` equal to the label (NaN when labels is None)
     - I_score: exp(mean_i KL(P_i ‖ p̄)), p̄ = mean_i P_i, on the raw K probabilities
     - intra_E: mean_i H(P_i);  inter_E: H(p̄)
-    - class_intra_E: H(P_i) averaged within each predicted (folded) action, then
-      averaged over the actions that were predicted at least once.
+    - class_intra_E: H(P_i) averaged within each predicted (folded) action (see
+      class_intra_entropies for the per-action values), then averaged over the actions
+      that were predicted at least once (the summary).
     """
     probs = _as_float64(probs)
     if probs.ndim != 2 or probs.shape[0] == 0:
@@ -50,7 +61,7 @@ def score_predictions(probs, labels, n_actions: int) -> dict:
     row_entropy = entropies(probs)
     predicted_action = probs.argmax(axis=1) % n_actions
     group_means = [row_entropy[predicted_action == action].mean()
-                   for action in np.unique(predicted_action)]
+                   for action in np.unique(predicted_action)]  # = class_intra_entropies' values
 
     if labels is None:
         accuracy = float("nan")

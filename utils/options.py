@@ -258,11 +258,27 @@ def parse_train_options(argv=None):
     return validate(vars(p.parse_args(argv)))
 
 
+# Data and model options eval.py takes from the checkpoint's stored run; a different command-line value is refused.
+RUN_DATA_OPTIONS = ("every_nth", "split_rule", "identity_labels", "crop", "miniclip", "video_length", "image_size",
+                    "n_channels")
+
+
 def parse_eval_options(argv=None):
-    """Parse and validate eval.py's command line -> config dict."""
+    """Parse and validate eval.py's command line -> config dict; `config['given']` lists the options
+    (dest names) written on the command line."""
     p = _base_parser("Generate (and save) videos from a trained TwoStreamVAN checkpoint.")
     _add_test_options(p)
-    return validate(vars(p.parse_args(argv)))
+    for action in p._actions:
+        if action.dest in RUN_DATA_OPTIONS:
+            action.help = (f"{action.help}; eval.py: the run's value from the checkpoint (a different value is "
+                           f"refused)")
+        elif action.dest in ("dataroot", "textroot"):
+            action.help = f"{action.help}; eval.py: may differ from the run's (the data may have moved)"
+    config = vars(p.parse_args(argv))
+    for action in p._actions:  # a second pass without defaults tells which options were written
+        action.default = argparse.SUPPRESS
+    config["given"] = sorted(vars(p.parse_args(argv)))
+    return validate(config)
 
 
 # Options that change the model; eval.py builds the networks from a checkpoint's values of these.

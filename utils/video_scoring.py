@@ -2,7 +2,9 @@
 
 * `resolve_classifier` — a `--classifier` / `--val_classifier` value -> checkpoint file.
 * `VideoScorer` — a loaded classifier (+ I3D) and the statistics of the real test clips;
-  `score(videos, labels)` gives acc, I_score, intra_E, inter_E, class_intra_E, frechet (and fvd).
+  `score(videos, labels)` gives acc, I_score, intra_E, inter_E, class_intra_E, frechet (and fvd);
+  `stream()` gives a `ScoreStream` that takes the videos batch by batch (same numbers).
+* `Rechunker` — regroups a stream of batches into fixed-size chunks.
 * `cached_statistics` — real-data feature statistics cached on disk under a key of everything
   they depend on.
 * `validation_scores` — what `utils.training_loop.validate` calls: 32 videos per class, scored.
@@ -27,7 +29,7 @@ import torch.nn.functional as F
 
 from utils.checkpoint import CheckpointError
 from utils.classifier_scoring import classify_videos, load_classifier
-from utils.metrics import feature_statistics, frechet_distance, score_predictions
+from utils.metrics import class_intra_entropies, feature_statistics, frechet_distance, score_predictions
 from utils.options import OptionError, default_exp_root
 
 CACHE_VERSION = 1
@@ -240,19 +242,85 @@ class VideoScorer:
         fewer than 2 videos on either side) and, with an I3D, `fvd`; predicted = the folded action
         of each video, int array `[N]`.
         """
-        labels = np.asarray(torch.as_tensor(labels).cpu()).astype(np.int64)
-        probs, features = classifier_outputs(self.model, videos, self.batch)
-        metrics = score_predictions(probs, labels, self.info["n_actions"])
-        metrics["frechet"] = self._distance("classifier", features)
-        if self.i3d is not None:
-            metrics["fvd"] = self._distance("i3d", i3d_features(self.i3d, videos, self.device))
-        return metrics, probs.argmax(axis=1) % self.info["n_actions"]
+        stream = self.stream()
+        stream.add(torch.as_tensor(videos), labels)
+        metrics, predicted, _ = stream.finish()
+        return metrics, predicted
+
+    def stream(self):
+        """A `ScoreStream` on this scorer: `add(videos, labels)` per batch, then `finish()`."""
+        return ScoreStream(self)
 
     def _distance(self, kind, features):
         mu, sigma, _ = self.real_statistics(kind)
         if mu is None or features.shape[0] < 2:
             return float("nan")
         return frechet_distance(*feature_statistics(features), mu, sigma)
+
+
+class Rechunker:
+    """Regroup tensors arriving along dim 0 into chunks of exactly `size` (the last one shorter, at
+    `flush`), each handed to `consume(chunk)`: the chunks are those of the concatenated stream."""
+
+    def __init__(self, size, consume):
+        self.size, self.consume, self.parts, self.count = size, consume, [], 0
+
+    def push(self, tensor):
+        """Queue `tensor [b, ...]`; consume every full chunk."""
+        self.parts.append(tensor)
+        self.count += len(tensor)
+        while self.count >= self.size:
+            joined = torch.cat(self.parts)
+            self.consume(joined[:self.size])
+            rest = joined[self.size:]
+            self.parts, self.count = ([rest] if len(rest) else []), len(rest)
+
+    def flush(self):
+        """Consume what is left (fewer than `size` items), if anything."""
+        if self.count:
+            self.consume(torch.cat(self.parts))
+        self.parts, self.count = [], 0
+
+
+class ScoreStream:
+    """Generated videos scored batch by batch, with the numbers `VideoScorer.score` gives on all of them
+    at once: the classifier (and the I3D) see the same chunks of `scorer.batch` (`I3D_BATCH`) videos.
+    Kept per video: softmax outputs `[K]` float64, classifier features `[8·ndf]` float32 (I3D features
+    with an I3D) and the label; the videos themselves are not kept."""
+
+    def __init__(self, scorer):
+        self.scorer = scorer
+        self.probs, self.features, self.i3d, self.labels = [], [], [], []
+        self._classifier = Rechunker(scorer.batch, self._classify)
+        self._i3d = Rechunker(I3D_BATCH, self._embed) if scorer.i3d is not None else None
+
+    def _classify(self, chunk):
+        probs, features = classifier_outputs(self.scorer.model, chunk, self.scorer.batch)
+        self.probs.append(probs)
+        self.features.append(features)
+
+    def _embed(self, chunk):
+        self.i3d.append(i3d_features(self.scorer.i3d, chunk, self.scorer.device))
+
+    def add(self, videos, labels):
+        """Take a batch: `videos [b, C, T, H, W]` (float tensor, not clipped), `labels [b]`."""
+        self.labels.append(np.asarray(torch.as_tensor(labels).cpu()).astype(np.int64).reshape(-1))
+        self._classifier.push(videos)
+        if self._i3d is not None:
+            self._i3d.push(videos)
+
+    def finish(self):
+        """Score everything added. Returns `(metrics, predicted, per_action)`: metrics and predicted as
+        `VideoScorer.score`; per_action = class_intra_entropies, {predicted action index: mean H(P_i)}."""
+        self._classifier.flush()
+        probs, features = np.concatenate(self.probs), np.concatenate(self.features)
+        labels, n_actions = np.concatenate(self.labels), self.scorer.info["n_actions"]
+        metrics = score_predictions(probs, labels, n_actions)
+        metrics["frechet"] = self.scorer._distance("classifier", features)
+        if self._i3d is not None:
+            self._i3d.flush()
+            metrics["fvd"] = self.scorer._distance("i3d", np.concatenate(self.i3d))
+        return metrics, probs.argmax(axis=1) % n_actions, class_intra_entropies(probs, n_actions)
 
 
 _ANNOUNCED = weakref.WeakSet()   # loggers that have said "scoring is off"
