@@ -5,8 +5,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -136,6 +138,34 @@ def test_step_timeout_is_a_failure(monkeypatch, tmp_path):
     assert "$ sleep 30" in Path(by_step["second"]["log"]).read_text()
 
 
+def test_sigterm_stops_the_check_and_its_children_and_still_writes_the_summary(monkeypatch, tmp_path):
+    pidfile = tmp_path / "pid"
+
+    def hangs(ctx):
+        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        ctx.run(["bash", "-c", f"sleep 60 & echo $! > {pidfile}; wait"])
+        return steps.Result("PASS", "never")
+
+    fakes = fake_steps()
+    fakes[2] = ("first", 30, True, hangs)
+    monkeypatch.setattr(gpu_check, "STEPS", fakes)
+    before = signal.getsignal(signal.SIGTERM)
+    start = time.monotonic()
+    status = gpu_check.main(["--out", str(tmp_path / "out")])
+    assert time.monotonic() - start < 15 and signal.getsignal(signal.SIGTERM) == before
+    data, by_step = summary(tmp_path / "out")
+    assert status == 1 and by_step["first"]["status"] == "FAIL" and by_step["first"]["note"].startswith("interrupted")
+    assert by_step["second"]["note"] == by_step["third"]["note"] == "the check was interrupted"
+    assert process_state(int(pidfile.read_text())) in ("gone", "Z")
+
+
+def process_state(pid):
+    """The state letter of a process ('Z': a zombie) or 'gone'."""
+    time.sleep(0.2)
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.read_text().rsplit(")", 1)[1].split()[0] if stat.exists() else "gone"
+
+
 def test_deadline_skips_what_is_left(monkeypatch, tmp_path):
     status, data, by_step = run_fake(monkeypatch, tmp_path, ["--deadline", "5.5"], sleep=0.6)
     assert [by_step[n]["status"] for n in ("first", "second", "third")] == ["PASS", "SKIP", "SKIP"]
@@ -178,11 +208,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
     pidfile = tmp_path / "pid"
     with pytest.raises(steps.StepTimeout):
         ctx.run(["bash", "-c", f"sleep 60 & echo $! > {pidfile}; wait"])
-    pid = int(pidfile.read_text())
-    time.sleep(0.2)
-    stat = Path(f"/proc/{pid}/stat")
-    state = stat.read_text().rsplit(")", 1)[1].split()[0] if stat.exists() else "gone"
-    assert state in ("gone", "Z"), state   # killed (a zombie until its new parent reaps it)
+    assert process_state(int(pidfile.read_text())) in ("gone", "Z")   # a zombie until its new parent reaps it
 
 
 # --------------------------------------------------------------------------- real runs on this machine

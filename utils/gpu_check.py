@@ -18,6 +18,7 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -151,6 +152,7 @@ def run_check(args, python=sys.executable):
     deadline = time.monotonic() + args.deadline
     records, failed_prerequisite = [], None
     print(f"gpu_check: {python}; summary and logs in {out}; deadline {args.deadline:g} s", flush=True)
+    previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM: stop like Ctrl-C
     try:
         for index, (name, budget, needs_gpu, function) in enumerate(STEPS, 1):
             budget = budgets.get(name, budget)
@@ -170,6 +172,9 @@ def run_check(args, python=sys.executable):
                 ctx.begin(name, min(budget, left))
                 try:
                     result = function(ctx)
+                except KeyboardInterrupt:
+                    result = steps.Result("FAIL", "interrupted (SIGINT or SIGTERM); the later steps were not run")
+                    failed_prerequisite = "the check was interrupted"
                 except steps.StepTimeout as error:
                     result = steps.Result("FAIL", f"timed out after {time.monotonic() - start:.1f} s "
                                                   f"(limit {min(budget, left):g} s): {error}")
@@ -184,6 +189,7 @@ def run_check(args, python=sys.executable):
             if name in ALWAYS and result.status != "PASS":
                 failed_prerequisite = failed_prerequisite or f"{name} did not pass"
     finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     status = exit_status(records, args.strict_goals)

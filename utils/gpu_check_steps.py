@@ -81,6 +81,9 @@ class Context:
                 kill_group(proc)
                 raise StepTimeout(f"{Path(str(args[0])).name} {' '.join(str(a) for a in args[1:3])} ran past "
                                   f"the step's limit") from None
+            except BaseException:   # interrupted (SIGINT, or SIGTERM turned into KeyboardInterrupt)
+                kill_group(proc)
+                raise
         with open(self.log) as log:
             log.seek(start)
             text = log.read()
