@@ -256,18 +256,23 @@ def test_vendored_wheel_stands_in_for_a_missing_module(tmp_path):
 
 
 @pytest.mark.skipif(PY312 is None, reason="no Python 3.12 interpreter here")
-def test_wheels_go_to_a_user_site_that_subprocesses_see(tmp_path):
+def test_wheels_go_to_a_user_site_that_subprocesses_see(tmp_path, monkeypatch):
     """Python 3.12 (the GPU machine's) without torch: protobuf is missing, gets unpacked into a throwaway
-    user site, and a grandchild whose PYTHONPATH is reset (as test subprocesses do) still imports it."""
+    user site, and a grandchild whose PYTHONPATH is reset (as test subprocesses do) still imports it, and
+    still imports what the interpreter's own user site holds."""
+    own = tmp_path / "own" / "lib" / "python3.12" / "site-packages"
+    own.mkdir(parents=True)
+    (own / "own_user_module.py").write_text("VALUE = 7\n")
+    monkeypatch.setenv("PYTHONUSERBASE", str(tmp_path / "own"))
     ctx = steps.Context(str(PY312), tmp_path, tmp_path)
     ctx.begin("imports", 60)
     result = steps.step_imports(ctx)
     assert result.status == "FAIL" and "torch (pip torch)" in result.note
     assert "protobuf-7.36.2-py3-none-any.whl" in result.numbers["wheels"] and ctx.user_base is not None
     assert result.numbers["modules"]["google.protobuf"] == "7.36.2"
-    code = ("import os, subprocess, sys; env = dict(os.environ, PYTHONPATH=''); "
-            "sys.exit(subprocess.run([sys.executable, '-c', 'import google.protobuf'], env=env).returncode)")
-    assert ctx.python_run("-c", code)[0] == 0
+    code = ("import os, subprocess, sys; env = dict(os.environ, PYTHONPATH=''); sys.exit(subprocess.run("
+            "[sys.executable, '-c', 'import google.protobuf, own_user_module'], env=env).returncode)")
+    assert ctx.python_run("-c", code)[0] == 0, ctx.log.read_text()[-2000:]
     assert subprocess.run([str(PY312), "-c", "import google.protobuf"], capture_output=True).returncode != 0
 
 

@@ -190,15 +190,22 @@ def wheel_site(ctx):
     """Where to unpack wheels: (folder, PYTHONUSERBASE or None).
 
     The interpreter's user site under a throwaway PYTHONUSERBASE when it has one enabled (not in a venv):
-    child processes that reset PYTHONPATH, as some tests' subprocesses do, still see it; else a folder
-    that goes on PYTHONPATH."""
+    child processes that reset PYTHONPATH, as some tests' subprocesses do, still see it. A `.pth` file
+    there adds the interpreter's own user site (as `site` would have), so nothing installed with
+    `pip --user` is hidden. Else a folder that goes on PYTHONPATH."""
     user_base = ctx.work / "userbase"
     code = "import json, site; print(json.dumps([site.ENABLE_USER_SITE, site.getusersitepackages()]))"
-    rc, text = ctx.python_run("-c", code, extra_env={"PYTHONUSERBASE": str(user_base)})
-    found = json.loads(text.strip().splitlines()[-1]) if rc == 0 else [False, None]
-    if found[0] is True and found[1]:
-        return Path(found[1]), user_base
-    return ctx.work / "wheel-site", None
+    found = []
+    for extra in ({"PYTHONUSERBASE": str(user_base)}, None):
+        rc, text = ctx.python_run("-c", code, extra_env=extra)
+        found.append(json.loads(text.strip().splitlines()[-1]) if rc == 0 else [False, None])
+    (enabled, site), (_, own) = found
+    if enabled is not True or not site:
+        return ctx.work / "wheel-site", None
+    Path(site).mkdir(parents=True, exist_ok=True)
+    if own and Path(own).is_dir():
+        (Path(site) / "zz_own_user_site.pth").write_text(f"import site; site.addsitedir({own!r})\n")
+    return Path(site), user_base
 
 
 def describe_missing(item):
