@@ -2,15 +2,18 @@
 
   weizmann  `<actor>_<action>.avi` (any depth under --src) -> `<out>/<actor>_<action>.npy`,
             uint8 RGB `[H, W, C, T]` at the original frame size.
-  mug       recordings as frame folders `<src>/<actor>/<expression>/<take>/` (or frames directly
-            in `<src>/<actor>/<expression>/`); recordings under 40 frames are skipped; a face box
-            found on the first frame crops every frame, resized to --size (default 64, 0 keeps
-            it); 4 interleaved sub-videos (frames i, i+4, ...) are written as
-            `<out>/<actor>_<expression>_<seq:03d>_<i:02d>.npy`, `[T, H, W, C]`, `seq` = take index
-            in natural order.  --face_crop haar (default) uses OpenCV's frontal-face Haar
-            cascade (`cv2.data.haarcascades`, or --cascade FILE); OpenCV 5.x has no Haar cascade
-            in its main wheels, so there --face_crop center (centred square, no detection) is
-            the fallback you must ask for.
+  mug       the MUG release, `<src>/<subject>/<expression>/<take>/` or
+            `<src>/<subject>/session<k>/<expression>/<take>/` frame folders, prepared as the
+            authors did (datasets/prepare_mug.py, DATA.md): `end` takes skipped, `*.jpg` frames in
+            sorted order (--frames any: every image, natural order), recordings under 40 frames
+            skipped, face box = union of all detections of OpenCV's haarcascade_frontalface_alt
+            (scaleFactor 1.1, minNeighbors 5) on the first frame (--face_box largest: the largest
+            detection of at least 30x30; --cascade FILE|alt|default), every frame cropped to it
+            at native resolution (--size S resizes to SxS with INTER_AREA); 4 interleaved
+            sub-videos (frames i, i+4, ...) written as `<out>/<subject>_<expression>_<seq:03d>_<i:02d>.npy`,
+            `[T, H, W, C]`, `seq` counting the kept recordings of a (subject, expression) over
+            its sessions. OpenCV 5.x has no Haar cascade in its main wheels: there --face_crop
+            center (centred square, no detection) is the fallback you must ask for.
   generic   `<src>/<class>/<video>` (video file, frame folder or strip) -> `<out>/<class>/<video>.png`
             strips of square frames (centred square crop, resized to --size, default 64).
 A progress bar runs over the inputs; a summary of written files and of every
@@ -25,13 +28,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from . import mug, weizmann
+from . import weizmann
 from .errors import DatasetError
 from .folder import list_dirs, probe_video
-from .media import frame_files, natural_key, read_image, read_video, sniff, split_strip
+from .media import natural_key, read_image, read_video, sniff, split_strip
+from .prepare_mug import FRAME_CHOICES, MugPreparation, mug_jobs
 
 LAYOUTS = ("weizmann", "mug", "generic")
-MUG_MIN_FRAMES, MUG_PARTS = 40, 4
 
 
 def save_npy(path, array):
@@ -52,10 +55,17 @@ def square_resize(frame, size):
     return crop if not size or side == size else cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def haar_detector(cascade=None):
-    """Frontal-face detector from OpenCV's Haar cascade; returns `f(rgb) -> (x, y, w, h) | None` or raises DatasetError."""
-    path = cascade or os.path.join(getattr(getattr(cv2, "data", None), "haarcascades", ""),
-                                   "haarcascade_frontalface_default.xml")
+CASCADES = {"alt": "haarcascade_frontalface_alt.xml", "default": "haarcascade_frontalface_default.xml"}
+FACE_BOXES = ("union", "largest")
+
+
+def haar_detector(cascade=None, box="union"):
+    """Frontal-face detector from an OpenCV Haar cascade: `cascade` a file, 'alt' or 'default' (OpenCV's
+    bundled haarcascade_frontalface_<name>.xml; None: 'alt', the published one). box 'union': the
+    union of all detections (scaleFactor 1.1, minNeighbors 5, published); 'largest': the largest one
+    of at least 30x30. Returns `f(rgb) -> (x, y, w, h) | None`, or raises DatasetError."""
+    name = CASCADES.get(cascade or "alt")
+    path = os.path.join(getattr(getattr(cv2, "data", None), "haarcascades", ""), name) if name else cascade
     if not hasattr(cv2, "CascadeClassifier"):
         raise DatasetError(f"OpenCV {cv2.__version__} has no cv2.CascadeClassifier (moved to opencv-contrib "
                            f"in 5.x): install opencv-python-headless 4.x for the published Haar face crop, "
@@ -63,13 +73,19 @@ def haar_detector(cascade=None):
     classifier = cv2.CascadeClassifier(path)
     if not os.path.isfile(path) or classifier.empty():
         raise DatasetError(f"Haar cascade {path} not found or unreadable; pass --cascade "
-                           f"haarcascade_frontalface_default.xml or --face_crop center")
+                           f"haarcascade_frontalface_alt.xml or --face_crop center")
 
     def detect(rgb):
-        faces = classifier.detectMultiScale(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 1.1, 5, minSize=(30, 30))
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        if box == "largest":
+            faces = classifier.detectMultiScale(gray, 1.1, 5, minSize=(30, 30))
+            return tuple(int(v) for v in max(faces, key=lambda b: b[2] * b[3])) if len(faces) else None
+        faces = classifier.detectMultiScale(gray, 1.1, 5)
         if len(faces) == 0:
             return None
-        return tuple(int(v) for v in max(faces, key=lambda b: b[2] * b[3]))
+        x0, y0 = min(int(f[0]) for f in faces), min(int(f[1]) for f in faces)
+        x1, y1 = max(int(f[0] + f[2]) for f in faces), max(int(f[1] + f[3]) for f in faces)
+        return x0, y0, x1 - x0, y1 - y0
     return detect
 
 
@@ -102,46 +118,6 @@ def prepare_weizmann(path, out):
     return [save_npy(os.path.join(out, f"{stem}.npy"), frames.transpose(1, 2, 3, 0))]
 
 
-def mug_jobs(src):
-    """Recordings under `src`: `(actor, expression, seq, folder)` tuples in natural order; returns a list."""
-    groups = {}
-    for dirpath, dirnames, _ in os.walk(src):
-        dirnames[:] = sorted((d for d in dirnames if not d.startswith(".")), key=natural_key)
-        parts = os.path.relpath(dirpath, src).split(os.sep)
-        if len(parts) >= 2 and frame_files(dirpath):
-            groups.setdefault((parts[0], parts[1]), []).append(dirpath)
-    return [(actor, action, seq, folder) for (actor, action), folders in sorted(groups.items())
-            for seq, folder in enumerate(sorted(folders, key=natural_key))]
-
-
-def prepare_mug(job, out, size, detect):
-    """Face-crop one recording and write its 4 interleaved sub-videos; returns written paths."""
-    actor, action, seq, folder = job
-    expression = action.lower()
-    if expression not in mug.ACTIONS:
-        raise DatasetError(f"unknown expression {action!r} (known: {', '.join(mug.ACTIONS)})")
-    if "_" in actor:
-        raise DatasetError(f"actor name {actor!r} contains '_'")
-    files = frame_files(folder)
-    if len(files) < MUG_MIN_FRAMES:
-        raise DatasetError(f"{len(files)} frames; recordings under {MUG_MIN_FRAMES} frames are skipped")
-    first = read_image(files[0])
-    box = detect(first)
-    if box is None:
-        raise DatasetError("no face found in the first frame")
-    x, y, w, h = box
-    frames = []
-    for f in files:
-        frame = read_image(f) if frames else first
-        if frame.shape != first.shape:
-            raise DatasetError(f"frame {f} differs in size from the first frame")
-        crop = frame[y:y + h, x:x + w]
-        frames.append(crop if not size else cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA))
-    frames = np.stack(frames)
-    return [save_npy(os.path.join(out, f"{actor}_{expression}_{seq:03d}_{i:02d}.npy"), frames[i::MUG_PARTS])
-            for i in range(MUG_PARTS)]
-
-
 def generic_jobs(src):
     """`(class, path)` of every video in `<src>/<class>/`, natural order; returns a list."""
     return [(cls, os.path.join(src, cls, n)) for cls in list_dirs(src)
@@ -171,8 +147,10 @@ def prepare_generic(job, out, size):
     return [target]
 
 
-def run(layout, src, out, size=None, face_crop="haar", cascade=None, progress=True):
-    """Prepare `src` into `out` for `layout`; returns `(written paths, [(input, reason), ...])`."""
+def run(layout, src, out, size=None, face_crop="haar", cascade=None, progress=True, face_box="union",
+        frames="jpg"):
+    """Prepare `src` into `out` for `layout`; returns `(written paths, [(input, reason), ...])`.
+    size None: the layout's default (mug 0 = native resolution, generic 64)."""
     if layout not in LAYOUTS:
         raise DatasetError(f"unknown layout {layout!r} (known: {', '.join(LAYOUTS)})")
     if not os.path.isdir(src):
@@ -181,13 +159,13 @@ def run(layout, src, out, size=None, face_crop="haar", cascade=None, progress=Tr
     if layout == "weizmann":
         jobs, work = weizmann_jobs(src), (lambda j: prepare_weizmann(j, out))
     elif layout == "mug":
-        detect = centre_box if face_crop == "center" else haar_detector(cascade)
-        jobs, work = mug_jobs(src), (lambda j: prepare_mug(j, out, 64 if size is None else size, detect))
+        detect = centre_box if face_crop == "center" else haar_detector(cascade, face_box)
+        jobs, work = mug_jobs(src, frames), MugPreparation(out, detect, size or 0, frames, save_npy)
     else:
         jobs, work = generic_jobs(src), (lambda j: prepare_generic(j, out, 64 if size is None else size))
     written, rejected = [], []
     for job in tqdm(jobs, desc=f"prepare {layout}", unit="video", disable=not progress):
-        source = job if isinstance(job, str) else job[-1]
+        source = job if isinstance(job, str) else job["folder"] if isinstance(job, dict) else job[-1]
         try:
             written += work(job)
         except (DatasetError, OSError, ValueError, cv2.error) as err:
@@ -197,23 +175,32 @@ def run(layout, src, out, size=None, face_crop="haar", cascade=None, progress=Tr
 
 def main(argv=None):
     """Command-line entry; prints the summary and returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m datasets.prepare", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m datasets.prepare", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--layout", required=True, choices=LAYOUTS)
     parser.add_argument("--src", required=True, help="raw data folder")
     parser.add_argument("--out", required=True, help="output folder (created)")
     parser.add_argument("--size", type=int, default=None,
-                        help="frame side for mug/generic (default 64; 0 keeps the crop size)")
-    parser.add_argument("--face_crop", choices=("haar", "center"), default="haar", help="MUG face crop")
-    parser.add_argument("--cascade", default=None, help="Haar cascade XML (default: OpenCV's bundled one)")
+                        help="frame side: mug 0 = native resolution of the face box (published), generic 64")
+    parser.add_argument("--face_crop", choices=("haar", "center"), default="haar",
+                        help="MUG face crop: haar detection, or center (centred square, no detection)")
+    parser.add_argument("--cascade", default=None,
+                        help="MUG Haar cascade: a file, or alt / default (OpenCV's bundled "
+                             "haarcascade_frontalface_<name>.xml); default alt, the published one")
+    parser.add_argument("--face_box", choices=FACE_BOXES, default="union",
+                        help="MUG: union of all detections (published) or the largest one of at least 30x30")
+    parser.add_argument("--frames", choices=FRAME_CHOICES, default="jpg",
+                        help="MUG frames: *.jpg in sorted name order (published), or any image file, natural order")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     try:
         written, rejected = run(args.layout, args.src, args.out, args.size, args.face_crop,
-                                args.cascade, progress=not args.quiet)
+                                args.cascade, progress=not args.quiet, face_box=args.face_box, frames=args.frames)
     except DatasetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {len(written)} files to {os.path.abspath(args.out)} ({args.layout} layout)")
+    recordings = f" ({len(written) // 4} recordings)" if args.layout == "mug" else ""
+    print(f"wrote {len(written)} files{recordings} to {os.path.abspath(args.out)} ({args.layout} layout)")
     if rejected:
         print(f"rejected {len(rejected)} inputs:")
         for source, reason in rejected:

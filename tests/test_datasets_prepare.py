@@ -52,7 +52,7 @@ def test_mug_round_trip_with_centre_crop(tmp_path, capsys):
     src, out = tmp_path / "raw", tmp_path / "npy"
     mug_raw(src)
     code = prepare.main(["--layout", "mug", "--src", str(src), "--out", str(out), "--size", "0",
-                         "--face_crop", "center", "--quiet"])
+                         "--face_crop", "center", "--frames", "any", "--quiet"])
     text = capsys.readouterr().out
     assert code == 0 and "wrote 8 files" in text and "rejected 2 inputs" in text
     assert "40 frames" in text and "neutral" in text
@@ -72,13 +72,13 @@ def test_mug_face_detector_is_used_on_the_first_frame(tmp_path, monkeypatch):
     mug_raw(src)
     seen = []
 
-    def fake_haar(cascade=None):
+    def fake_haar(cascade=None, box="union"):
         def detect(rgb):
             seen.append(rgb.copy())
             return (2, 3, 10, 10)
         return detect
     monkeypatch.setattr(prepare, "haar_detector", fake_haar)
-    written, rejected = prepare.run("mug", str(src), str(out), size=8, progress=False)
+    written, rejected = prepare.run("mug", str(src), str(out), size=8, progress=False, frames="any")
     assert len(written) == 8 and len(rejected) == 2
     assert np.array_equal(seen[0], coded_video(41, 24, 32)[0])
     arr = np.load(out / "001_anger_000_01.npy")
@@ -90,7 +90,7 @@ def test_mug_face_detector_is_used_on_the_first_frame(tmp_path, monkeypatch):
 def test_haar_unavailable_or_no_face(tmp_path, capsys):
     src, out = tmp_path / "raw", tmp_path / "npy"
     mug_raw(src)
-    code = prepare.main(["--layout", "mug", "--src", str(src), "--out", str(out), "--quiet"])
+    code = prepare.main(["--layout", "mug", "--src", str(src), "--out", str(out), "--frames", "any", "--quiet"])
     err = capsys.readouterr()
     if not hasattr(cv2, "CascadeClassifier") or "not found" in err.err:
         assert code == 2 and "--face_crop center" in err.err  # OpenCV 5.x main wheels: no Haar cascade

@@ -53,7 +53,8 @@ def test_recordings_without_a_face_are_rejected_with_the_reason(tmp_path, capsys
     src, out = tmp_path / "raw", tmp_path / "npy"
     write_frame_folder(str(src / "001" / "anger" / "take000"), coded_video(41, 48, 64))
     write_frame_folder(str(src / "002" / "fear" / "take000"), np.full((40, 48, 64, 3), 90, np.uint8))
-    code = prepare.main(["--layout", "mug", "--src", str(src), "--out", str(out), "--quiet"])  # haar: the default
+    code = prepare.main(["--layout", "mug", "--src", str(src), "--out", str(out), "--frames", "any",
+                         "--quiet"])  # haar: the default
     text = capsys.readouterr().out
     assert code == 1 and "wrote 0 files" in text and "rejected 2 inputs:" in text
     for take in (src / "001" / "anger" / "take000", src / "002" / "fear" / "take000"):
@@ -70,17 +71,40 @@ def test_the_box_follows_a_drawn_face(top, left):
 
 def test_a_recording_is_cropped_to_the_face_of_its_first_frame(tmp_path, capsys):
     frames = face_recording()
-    x, y, w, h = prepare.haar_detector()(frames[0])
+    x, y, w, h = prepare.haar_detector()(frames[0])                  # published: alt cascade, union box
     src, out = tmp_path / "raw", tmp_path / "npy"
-    write_frame_folder(str(src / "001" / "happiness" / "take000"), frames)
-    write_frame_folder(str(src / "001" / "happiness" / "take001"), np.zeros_like(frames))
+    write_frame_folder(str(src / "001" / "happiness" / "take000"), frames, ext=".jpg")
+    write_frame_folder(str(src / "001" / "happiness" / "take001"), np.zeros_like(frames), ext=".jpg")
     assert prepare.main(["--layout", "mug", "--src", str(src), "--out", str(out), "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "wrote 4 files" in text and "take001: no face found in the first frame" in text
+    order = [int(n[6:-4]) for n in sorted(os.listdir(src / "001" / "happiness" / "take000"))]  # frame_0, _1, _10..
     for i in range(4):
         part = np.load(out / f"001_happiness_000_{i:02d}.npy")
-        expected = [cv2.resize(f[y:y + h, x:x + w], (64, 64), interpolation=cv2.INTER_AREA) for f in frames[i::4]]
-        assert part.shape == (len(expected), 64, 64, 3) and np.array_equal(part, np.stack(expected))
+        expected = [frames[t][y:y + h, x:x + w] for t in order[i::4]]   # native resolution, no resize
+        assert part.shape == (len(expected), h, w, 3) and np.array_equal(part, np.stack(expected))
+
+
+def test_the_former_choices_remain_as_options(tmp_path):
+    frames = face_recording()
+    x, y, w, h = prepare.haar_detector("default", "largest")(frames[0])
+    src, out = tmp_path / "raw", tmp_path / "npy"
+    write_frame_folder(str(src / "001" / "happiness" / "take000"), frames)        # frame_<t>.png
+    assert prepare.main(["--layout", "mug", "--src", str(src), "--out", str(out), "--quiet", "--cascade", "default",
+                         "--face_box", "largest", "--frames", "any", "--size", "64"]) == 0
+    part = np.load(out / "001_happiness_000_01.npy")
+    expected = [cv2.resize(f[y:y + h, x:x + w], (64, 64), interpolation=cv2.INTER_AREA) for f in frames[1::4]]
+    assert np.array_equal(part, np.stack(expected))
+
+
+def test_the_box_is_the_union_of_all_detections():
+    frame = np.full((160, 330, 3), 60, np.uint8)
+    frame[30:126, 20:116] = drawn_face(96)
+    frame[30:126, 210:306] = drawn_face(96)
+    x, y, w, h = prepare.haar_detector()(frame)
+    assert x <= 30 and x + w >= 296 and 25 <= y <= 45 and 100 <= y + h <= 135    # both faces
+    x, y, w, h = prepare.haar_detector("alt", "largest")(frame)
+    assert w == h and w <= 100 and (x + w <= 130 or x >= 200)                    # one of them
 
 
 def test_a_photographed_face_is_found():
