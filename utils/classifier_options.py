@@ -17,7 +17,27 @@ ADAM_BETAS = (0.5, 0.999)
 CHECKPOINT_NAMES = ("best", "latest")
 
 
+# --every_nth when not given: the published classifier's per dataset (EVAL.md: Weizmann 2, MUG 1; SynAction
+# uses its per-action strides, the value is ignored); the datasets the authors did not use get train.py's 1.
+EVERY_NTH_DEFAULTS = {"Weizmann": 2, "MUG": 1}
+EVERY_NTH_FALLBACK = 1
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help that ends each option with its default, unless the help already says it or there is none."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        shown = not (action.default is None or action.default is False or action.default == argparse.SUPPRESS)
+        if shown and "default" not in text and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
 class _OneLineParser(argparse.ArgumentParser):
+    def __init__(self, **kwargs):
+        super().__init__(formatter_class=_DefaultsFormatter, **kwargs)
+
     def error(self, message):  # argparse would print the usage and exit(2); we want one line
         raise OptionError(message)
 
@@ -41,7 +61,9 @@ def _add_data_options(p, for_eval):
     data.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes")
     data.add_argument("--batch_size", type=int, default=32, help="clips per batch")
     if not for_eval:
-        data.add_argument("--every_nth", type=int, default=1, help="temporal stride of a clip (SynAction: per action)")
+        data.add_argument("--every_nth", type=int, default=None,
+                          help="temporal stride of a clip (default: the published one per dataset, Weizmann 2, "
+                               "MUG 1; SynAction: per action, ignored; other datasets 1)")
         data.add_argument("--video_length", type=int, default=10, help="frames per clip")
         data.add_argument("--image_size", type=int, default=64, help="frame size (the network is built for 64)")
         data.add_argument("--n_channels", type=int, default=3, help="image channels")
@@ -89,7 +111,8 @@ def _validate_data(c):
 def parse_classifier_train_options(argv=None):
     """Parse and validate `python -m utils.train_classifier`'s command line; returns the config dict.
 
-    Derived fields: `lr`/`lr_decay` (the kind's defaults when not given), `exp_name`
+    Derived fields: `lr`/`lr_decay` (the kind's defaults when not given), `every_nth` (the
+    published one of the dataset when not given, EVERY_NTH_DEFAULTS), `exp_name`
     (`<dataset>` or `<dataset>_actor`), `checkpoint_dir_run`, `log_dir_run`.
     """
     p = _OneLineParser(prog="python -m utils.train_classifier", allow_abbrev=False,
@@ -116,6 +139,8 @@ def parse_classifier_train_options(argv=None):
     run.add_argument("--log_dir", default=os.path.join(classifier_root(), "logs"),
                      help="text log and TensorBoard go to <log_dir>/<exp_name> (default: $EXP_ROOT/classifiers/logs)")
     c = vars(p.parse_args(argv))
+    if c["every_nth"] is None:
+        c["every_nth"] = EVERY_NTH_DEFAULTS.get(c["dataset"], EVERY_NTH_FALLBACK)
     _validate_data(c)
     _check(c["ndf"] >= 1, "ndf", "a positive integer", c["ndf"])
     for name in ("total_iters", "val_freq", "print_freq"):
