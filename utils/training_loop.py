@@ -24,6 +24,7 @@ from models import TwoStreamNetworks
 from utils.checkpoint import SUFFIX, TMP_PREFIX, TMP_SUFFIX, CheckpointError, checkpoint_path, list_checkpoints, \
     load_checkpoint, prune_checkpoints, save_checkpoint
 from utils.data_stream import EpochBatchStream, validation_batches
+from utils.learning_curves import LearningCurve
 from utils.logger import RunLogger
 from utils.optimization import LEARNING_RATE, build_optimizers, update_step
 from utils.options import RESUME_OPTIONS, OptionError, write_config
@@ -232,11 +233,12 @@ def weights_are_finite(nets):
 
 
 @torch.no_grad()
-def validate(config, nets, test_set, device, iteration, schedules, logger, pretraining):
+def validate(config, nets, test_set, device, iteration, schedules, logger, pretraining, curve=None):
     """Eval-mode content (and, after pre-training, frame and video) tasks on the test split with mode
     'mean' and ε = 0, on a forked, fixed-seed RNG so that training randomness is untouched; with
     `--val_classifier`, 32 generated videos per class scored too (summary['generated'], see
-    utils.video_scoring.validation_scores). Returns the summary dict task -> mean losses."""
+    utils.video_scoring.validation_scores). `curve`: a `utils.learning_curves.LearningCurve` that
+    records the summary and redraws the run's learning_curve.png. Returns the summary dict task -> mean losses."""
     from utils.video_scoring import validation_scores
     tasks = ("content",) if pretraining else ("content", "frame", "video")
     values = step_values(config, schedules, iteration)
@@ -269,6 +271,8 @@ def validate(config, nets, test_set, device, iteration, schedules, logger, pretr
         logger.scalars("val/generated", generated, iteration)
     for task, values_ in summary.items():
         logger.line(f"val {iteration} {task}: " + " ".join(f"{k}={v:.4g}" for k, v in values_.items()))
+    if curve is not None:
+        curve.add(iteration, summary)
     return summary
 
 
@@ -354,6 +358,7 @@ def training_loop(config, train_set, test_set, sync=None):
     logger.line(f"{'resuming' if config['resume'] else 'starting'} {config['exp_name']} at iteration {iteration} "
                 f"on {device}{processes}: {len(train_set)} training clips, {len(test_set)} test clips, "
                 f"{num_categories} classes")
+    curve = LearningCurve(log_dir, num_categories, iteration, logger.line) if main else None
     if unfinished:
         logger.line(f"removed {len(unfinished)} unfinished checkpoint file(s) of an interrupted save: "
                     + ", ".join(unfinished))
@@ -446,7 +451,7 @@ def training_loop(config, train_set, test_set, sync=None):
                 average_statistics()
                 if main:   # torchrun: rank 0 validates, the others wait
                     validate(config, nets, test_set, device, iteration, schedules, logger,
-                             iteration < config["pretrain_iters"])
+                             iteration < config["pretrain_iters"], curve)
                 if sync is not None:
                     sync.barrier()
                 save("latest")
@@ -464,6 +469,9 @@ def training_loop(config, train_set, test_set, sync=None):
         where = f"checkpoint {last_good[0]} (iteration {last_good[1]})" if last_good else "no checkpoint saved"
         logger.line(f"{'stopped' if stopped else 'finished'} at iteration {iteration}; {where}; "
                     f"TensorBoard run {log_dir}")
+        if curve is not None:
+            logger.line(f"learning curve: {curve.image_path}" if os.path.isfile(curve.image_path) else
+                        f"learning curve: none yet (no validation; --val_freq {config['val_freq']})")
     logger.close()
     return iteration
 
