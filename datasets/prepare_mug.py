@@ -53,7 +53,7 @@ def mug_jobs(src, frames="jpg"):
                                        natural_key(j["session"]), natural_key(j["take"]), j["folder"]))
 
 
-def face_crop(folder, files, detect, size):
+def face_crop(files, detect, size):
     """Read `files`, crop each to the box `detect` finds on the first; returns uint8 `[T, h, w, 3]`
     (resized to `size` x `size` with INTER_AREA when size is non-zero)."""
     first = read_image(files[0])
@@ -92,7 +92,7 @@ class MugPreparation:
         files = recording_frames(job["folder"], self.frames)
         if len(files) < MIN_FRAMES:
             raise DatasetError(f"{len(files)} frames; recordings under {MIN_FRAMES} frames are skipped")
-        video = face_crop(job["folder"], files, self.detect, self.size)
+        video = face_crop(files, self.detect, self.size)
         seq = self.kept.get((job["subject"], expression), 0)
         written = [self.save(os.path.join(self.out, f"{job['subject']}_{expression}_{seq:03d}_{i:02d}.npy"),
                              video[i::PARTS]) for i in range(PARTS)]

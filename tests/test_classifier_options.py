@@ -15,8 +15,9 @@ def test_every_nth_defaults_to_the_published_one_per_dataset(dataset, expected, 
 @pytest.mark.parametrize("parse,shown", [
     (parse_classifier_train_options, ["--batch_size BATCH_SIZE clips per batch (default: 32)",
                                       "--total_iters TOTAL_ITERS iterations (one batch each) (default: 100000)",
-                                      "--seed SEED seed of Python, NumPy and torch RNGs and the data order (default: 0)",
-                                      "Weizmann 2, MUG 1", "--weight_decay WEIGHT_DECAY Adam weight decay (default: 1e-05)"]),
+                                      "--seed SEED seed of Python, NumPy and torch RNGs and the data order "
+                                      "(default: 0)", "Weizmann 2, MUG 1",
+                                      "--weight_decay WEIGHT_DECAY Adam weight decay (default: 1e-05)"]),
     (parse_classifier_eval_options, ["--which WHICH best | latest | an iteration (for a folder or exp_name) "
                                      "(default: best)", "--device DEVICE auto | cpu | cuda | cuda:N (default: auto)",
                                      "--num_workers NUM_WORKERS DataLoader worker processes (default: 0)"])])
