@@ -76,7 +76,7 @@ def run(config):
     """Generate and save the videos of the configured protocols batch by batch (and score them with
     `--classifier`); prints where they went."""
     from utils.data_stream import build_split
-    from utils.evaluation import (class_counts, conditional_batches, load_trained_networks, test_labels,
+    from utils.evaluation import (class_counts, clip_labels, conditional_batches, load_trained_networks,
                                   unconditional_batches)
     from utils.training_loop import resolve_device
     device = resolve_device(config["device"])
@@ -109,7 +109,7 @@ def run(config):
         run_protocol("unconditional", batches, [n] * len(classes), config, root, classes, scorer, iteration,
                      config["get_mask"])
     if config["protocol"] in ("conditional", "both"):
-        counts = class_counts(len(classes), test_labels(test_set), config["val_num"])
+        counts = class_counts(len(classes), clip_labels(test_set), config["val_num"])
         batches = conditional_batches(nets.generator, test_set, config["val_num"], config["batch_size"], device,
                                       config["seed"])
         run_protocol("conditional", batches, counts, config, root, classes, scorer, iteration, False)

@@ -145,14 +145,14 @@ def test_unconditional_stream_equals_the_whole_set_path(setup, tmp_path):
 
 def test_conditional_stream_equals_the_whole_set_path(setup, tmp_path):
     import eval as evaluation
-    from utils.evaluation import class_counts, conditional_batches, test_labels
+    from utils.evaluation import class_counts, clip_labels, conditional_batches
     root, generator, test_set = setup
     classes = synthetic.CLASSES
     videos, labels = reference_conditional(generator, test_set, 2, 3, "cpu", 1)
     reference_save(str(tmp_path / "ref"), videos, labels, classes, None, get_seq=True)
     scorer = scorer_for(root, test_set, batch=5)
     reference, per_action = reference_score(scorer, videos, labels)
-    counts = class_counts(len(classes), test_labels(test_set), 2)
+    counts = class_counts(len(classes), clip_labels(test_set), 2)
     assert counts == [int((labels == c).sum()) for c in range(len(classes))]
     evaluation.run_protocol("conditional", conditional_batches(generator, test_set, 2, 3, "cpu", 1), counts,
                             streaming_config(tmp_path), str(tmp_path / "new"), classes, scorer, 1, get_mask=False)

@@ -9,7 +9,7 @@ six grid videos per class) whatever `--num_per_class` / `--val_num` are.
   (eval mode, two warm-up frames dropped), yielded batch by batch.
 * `conditional_batches` — every test clip regenerated from its first frame with
   `generate_sequence(ε = 0, mode random)`, `repetitions` times, yielded batch by batch.
-* `class_counts` — how many videos of each class a protocol makes (the `.npy` headers need it).
+* `class_counts`, `clip_labels` — how many videos of each class a protocol makes (the `.npy` headers need it).
 * `ProtocolWriter` — uint8 `.npy` per class appended batch by batch, a per-class GIF and PNG
   grid, PNG strips (`--get_seq`) and mask strips per scale (`--get_mask`).
 """
@@ -109,7 +109,7 @@ def class_counts(num_classes, labels, repetitions=1):
     return [int(n) * repetitions for n in counts[:num_classes]]
 
 
-def test_labels(test_set):
+def clip_labels(test_set):
     """The label of every test clip in order (from the index, without reading a frame when it has one)."""
     if hasattr(test_set, "entries"):
         return [int(entry.label) for entry in test_set.entries]
