@@ -169,4 +169,4 @@ def test_eval_help_says_which_options_come_from_the_checkpoint(capsys):
         parse_eval_options(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert text.count("eval.py: the run's value from the checkpoint (a different value is refused)") == 8
-    assert text.count("eval.py: may differ from the run's (the data may have moved)") == 2
+    assert text.count("eval.py: may differ from the run's (a location: the data may have moved)") == 2

@@ -273,7 +273,8 @@ def parse_eval_options(argv=None):
             action.help = (f"{action.help}; eval.py: the run's value from the checkpoint (a different value is "
                            f"refused)")
         elif action.dest in ("dataroot", "textroot"):
-            action.help = f"{action.help}; eval.py: may differ from the run's (the data may have moved)"
+            action.help = (f"{action.help}; eval.py: may differ from the run's (a location: the data may have "
+                           f"moved)")
     config = vars(p.parse_args(argv))
     for action in p._actions:  # a second pass without defaults tells which options were written
         action.default = argparse.SUPPRESS

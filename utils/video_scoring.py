@@ -314,12 +314,14 @@ class ScoreStream:
         `VideoScorer.score`; per_action = class_intra_entropies, {predicted action index: mean H(P_i)}."""
         self._classifier.flush()
         probs, features = np.concatenate(self.probs), np.concatenate(self.features)
+        self.probs, self.features = [probs], [features]   # the pieces go
         labels, n_actions = np.concatenate(self.labels), self.scorer.info["n_actions"]
         metrics = score_predictions(probs, labels, n_actions)
         metrics["frechet"] = self.scorer._distance("classifier", features)
         if self._i3d is not None:
             self._i3d.flush()
-            metrics["fvd"] = self.scorer._distance("i3d", np.concatenate(self.i3d))
+            self.i3d = [np.concatenate(self.i3d)]
+            metrics["fvd"] = self.scorer._distance("i3d", self.i3d[0])
         return metrics, probs.argmax(axis=1) % n_actions, class_intra_entropies(probs, n_actions)
 
 
