@@ -30,7 +30,7 @@ def apply_run_options(config, trained):
         if name not in trained:
             print(f"note: the checkpoint does not record --{name}; using {config[name]!r}")
             continue
-        if name in config["given"] and config[name] != trained[name]:
+        if name in config.get("given", ()) and config[name] != trained[name]:
             shown = "on" if trained[name] is True else "off" if trained[name] is False else trained[name]
             raise OptionError(f"--{name} {config[name]!r} differs from the run's ({shown}): eval.py takes the "
                               f"data and model options from the checkpoint; leave --{name} out")
