@@ -37,6 +37,10 @@ ACTORS = [
 ]
 ACTOR_NAMES = [a[0] for a in ACTORS]
 SIZE, SHAPE, SPEED, FRAMES, MARGIN = 64, 14, 2, 20, 1
+# Designs: shape side (px), speed (px per frame), background ("textured": the actor's pattern with a
+# random phase and per-pixel noise; "plain": the actor's two colours as a smooth vertical gradient).
+DESIGNS = {"textured": dict(side=SHAPE, speed=SPEED, background="textured"),
+           "plain": dict(side=18, speed=2, background="plain")}
 
 
 def shape_masks(kind, side=SHAPE):
@@ -54,11 +58,15 @@ def shape_masks(kind, side=SHAPE):
     return body, accent
 
 
-def background(pattern, colours, rng, size=SIZE):
-    """Textured static background with a random pattern phase and noise; returns uint8 `[size, size, 3]`."""
+def background(pattern, colours, rng, size=SIZE, plain=False):
+    """Static background: the actor's pattern with a random phase and noise, or (`plain`) a smooth
+    vertical gradient between its two colours; returns uint8 `[size, size, 3]`."""
     v, u = np.mgrid[0:size, 0:size]
     a, b = (np.array(col, np.float32) for col in colours)
     phase = int(rng.integers(0, 16))
+    if plain:
+        t = (v / (size - 1.0))[..., None]
+        return np.clip(np.rint(a * (1 - t) + b * t), 0, 255).astype(np.uint8)
     if pattern == "gradient":
         t = ((v + phase) % size / (size - 1.0))[..., None]
         img = a * (1 - t) + b * t
@@ -89,26 +97,32 @@ def trajectory(action, n_frames, rng, size=SIZE, side=SHAPE, speed=SPEED):
     return np.stack([x, y], axis=1)
 
 
-def render_video(class_index, actor_index, rng, n_frames=FRAMES):
-    """One video of action `CLASSES[class_index]` by actor `ACTORS[actor_index]`; returns uint8 `[T, 64, 64, 3]`."""
+def render_video(class_index, actor_index, rng, n_frames=FRAMES, design="textured"):
+    """One video of action `CLASSES[class_index]` by actor `ACTORS[actor_index]` in one of `DESIGNS`;
+    returns uint8 `[T, 64, 64, 3]`."""
     _, kind, body_col, accent_col, pattern, bg_cols = ACTORS[actor_index]
-    bg = background(pattern, bg_cols, rng)
-    body, accent = shape_masks(kind)
+    d = DESIGNS[design]
+    side = d["side"]
+    bg = background(pattern, bg_cols, rng, plain=d["background"] == "plain")
+    body, accent = shape_masks(kind, side)
     pad = np.pad(body, 1)
     inner = body & pad[:-2, 1:-1] & pad[2:, 1:-1] & pad[1:-1, :-2] & pad[1:-1, 2:]
     outline = body & ~inner
     dark = tuple(int(c * 0.35) for c in body_col)
     frames = np.repeat(bg[None], n_frames, axis=0)
-    for t, (x, y) in enumerate(trajectory(CLASSES[class_index], n_frames, rng)):
-        patch = frames[t, y:y + SHAPE, x:x + SHAPE]
+    for t, (x, y) in enumerate(trajectory(CLASSES[class_index], n_frames, rng, side=side, speed=d["speed"])):
+        patch = frames[t, y:y + side, x:x + side]
         patch[body] = body_col
         patch[outline] = dark
         patch[accent] = accent_col
     return frames
 
 
-def generate(out, seed=0, videos_per_class=60, n_frames=FRAMES, test_every=5):
-    """Write the synthetic dataset under `out`; returns a summary dict (counts, classes, actors, paths)."""
+def generate(out, seed=0, videos_per_class=60, n_frames=FRAMES, test_every=5, design="textured"):
+    """Write the synthetic dataset (one of `DESIGNS`) under `out`; returns a summary dict (counts,
+    classes, actors, design, paths)."""
+    if design not in DESIGNS:
+        raise DatasetError(f"unknown synthetic design {design!r} (expected one of {', '.join(DESIGNS)})")
     out = os.path.abspath(out)
     if os.path.isdir(out) and os.listdir(out):
         if not os.path.isfile(os.path.join(out, "synthetic.json")):
@@ -120,7 +134,7 @@ def generate(out, seed=0, videos_per_class=60, n_frames=FRAMES, test_every=5):
     for c, cls in enumerate(CLASSES):
         for i in range(videos_per_class):
             actor = i % len(ACTORS)
-            video = render_video(c, actor, np.random.default_rng([seed, c, i]), n_frames)
+            video = render_video(c, actor, np.random.default_rng([seed, c, i]), n_frames, design)
             split = "test" if i % test_every == test_every - 1 else "train"
             folder = os.path.join(out, split, cls)
             os.makedirs(folder, exist_ok=True)
@@ -129,7 +143,8 @@ def generate(out, seed=0, videos_per_class=60, n_frames=FRAMES, test_every=5):
             if not cv2.imwrite(path, cv2.cvtColor(strip, cv2.COLOR_RGB2BGR)):
                 raise DatasetError(f"cannot write {path}")
             counts[split] += 1
-    summary = {"seed": seed, "videos_per_class": videos_per_class, "frames": n_frames,
+    summary = {"seed": seed, "design": design, **DESIGNS[design], "videos_per_class": videos_per_class,
+               "frames": n_frames,
                "size": SIZE, "test_every": test_every, "classes": CLASSES,
                "actors": ACTOR_NAMES, "train": counts["train"], "test": counts["test"], "root": out}
     with open(os.path.join(out, "synthetic.json"), "w", encoding="utf-8") as f:
@@ -167,16 +182,20 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--videos_per_class", type=int, default=60)
     parser.add_argument("--frames", type=int, default=FRAMES, help="frames per video")
+    parser.add_argument("--design", default="textured", choices=sorted(DESIGNS),
+                        help="textured: 14 px shape, 2 px/frame, patterned noisy background; "
+                             "plain: 18 px shape, 2 px/frame, smooth two-colour background")
     args = parser.parse_args(argv)
     if args.videos_per_class < 1:
         parser.error("--videos_per_class must be at least 1")
     try:
-        s = generate(args.out, seed=args.seed, videos_per_class=args.videos_per_class, n_frames=args.frames)
+        s = generate(args.out, seed=args.seed, videos_per_class=args.videos_per_class, n_frames=args.frames,
+                     design=args.design)
     except DatasetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"wrote {s['train']} train and {s['test']} test videos ({s['frames']} frames of "
-          f"{SIZE}x{SIZE}, seed {s['seed']}) to {s['root']}")
+          f"{SIZE}x{SIZE}, design {s['design']}, seed {s['seed']}) to {s['root']}")
     print(f"classes: {', '.join(CLASSES)}; actors: {', '.join(ACTOR_NAMES)}")
     print(f"layout: {s['root']}/{{train,test}}/<class>/<actor>_<index>.png strips; "
           f"read with build_dataset('synthetic', '{s['root']}', split)")

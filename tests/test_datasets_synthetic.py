@@ -34,11 +34,14 @@ def test_generation_is_deterministic_per_seed(tmp_path):
     assert meta["classes"] == dataset_classes("synthetic") == ["right", "left", "up", "down"]
 
 
+@pytest.mark.parametrize("design", sorted(synthetic.DESIGNS))
 @pytest.mark.parametrize("class_index", range(4))
-def test_motion_matches_the_class(class_index):
-    expected = [(2, 0), (-2, 0), (0, -2), (0, 2)][class_index]  # px per frame (x, y)
+def test_motion_matches_the_class(class_index, design):
+    speed = synthetic.DESIGNS[design]["speed"]
+    expected = [(speed, 0), (-speed, 0), (0, -speed), (0, speed)][class_index]  # px per frame (x, y)
     for seed in range(6):
-        video = synthetic.render_video(class_index, seed % 6, np.random.default_rng(seed)).astype(np.int32)
+        video = synthetic.render_video(class_index, seed % 6, np.random.default_rng(seed),
+                                       design=design).astype(np.int32)
         assert video.shape == (synthetic.FRAMES, 64, 64, 3)
         static = np.median(video, axis=0)  # the background does not move
         centres = []
@@ -47,7 +50,20 @@ def test_motion_matches_the_class(class_index):
             centres.append((xs.mean(), ys.mean()))
         steps = np.diff(np.array(centres), axis=0)
         assert np.allclose(steps.mean(axis=0), expected, atol=0.35), (seed, steps.mean(axis=0))
-        assert video.std() > 20  # textured, not flat
+        if design == "textured":
+            assert video.std() > 20  # textured, not flat
+        else:  # a smooth background: neighbouring background pixels differ by at most a few levels
+            background = np.abs(np.diff(static, axis=0))[static[1:].sum(axis=2) > 0]
+            assert np.percentile(background, 90) <= 3
+
+
+def test_design_is_recorded_and_checked(tmp_path):
+    summary = synthetic.generate(str(tmp_path / "p"), seed=1, videos_per_class=5, design="plain")
+    meta = json.loads((tmp_path / "p" / "synthetic.json").read_text())
+    assert meta["design"] == summary["design"] == "plain" and meta["side"] == synthetic.DESIGNS["plain"]["side"]
+    with pytest.raises(synthetic.DatasetError, match="unknown synthetic design 'wavy'"):
+        synthetic.generate(str(tmp_path / "w"), design="wavy")
+    assert synthetic.main(["--out", str(tmp_path / "c"), "--videos_per_class", "5", "--design", "plain"]) == 0
 
 
 def test_read_back_through_registry(tmp_path):
