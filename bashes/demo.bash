@@ -27,6 +27,7 @@ echo
 echo "demo finished in $(( $(date +%s) - start )) s (after set-up)"
 echo "checkpoint:      $EXP_ROOT/checkpoints/Demo/latest.pth"
 echo "TensorBoard run: $EXP_ROOT/logs/Demo   (tensorboard --logdir $EXP_ROOT/logs)"
+echo "learning curve:  $EXP_ROOT/logs/Demo/learning_curve.png  (python -m utils.learning_curves $EXP_ROOT/logs/Demo redraws it)"
 results="$(ls -td "$EXP_ROOT"/results/Demo/iter_* | head -n 1)"  # the one DemoEval.bash just wrote
 echo "videos (GIF):    $results/unconditional/samples.gif  (one row per class)"
 echo "videos (PNG):    $results/unconditional/samples.png"

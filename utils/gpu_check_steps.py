@@ -397,7 +397,7 @@ def step_bench_tf32(ctx):
 
 
 def demo_train_args(launcher=ROOT / "bashes" / "TwoStreamVAN" / "DemoTrain.bash", dataroot="$DATAROOT"):
-    """train.py's arguments in DemoTrain.bash (list of str), `$DATAROOT` replaced, locations and `$@` left out.
+    """train.py's arguments in DemoTrain.bash (list of str), `$DATAROOT` replaced, locations, scoring and `$@` left out.
 
     Raises ValueError when the launcher has no `exec ... train.py` command or another shell expansion."""
     joined = re.sub(r"\\\n", " ", Path(launcher).read_text())
@@ -409,8 +409,8 @@ def demo_train_args(launcher=ROOT / "bashes" / "TwoStreamVAN" / "DemoTrain.bash"
     for word in words[next(i for i, w in enumerate(words) if w.endswith("train.py")) + 1:]:
         if word == "$DATAROOT":
             args.append(str(dataroot))
-        elif word in ("${LOCATIONS[@]}", "$@"):
-            continue
+        elif word in ("${LOCATIONS[@]}", "$@", "${scoring[@]+${scoring[@]}}"):
+            continue   # locations and validation scoring are the GPU check's own (no demo classifier there)
         elif "$" in word:
             raise ValueError(f"{launcher}: cannot resolve {word!r} outside the shell")
         else:
