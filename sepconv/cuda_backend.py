@@ -87,7 +87,7 @@ def _load(index):
     try:
         import cupy
     except Exception as exc:  # ImportError, or a broken CUDA install
-        return "reference", f"cupy is not importable ({type(exc).__name__}: {exc}); install cupy-cuda12x", None
+        return "reference", f"cupy is not importable ({type(exc).__name__}: {exc}); install the CuPy build of your CUDA (cupy-cuda12x or cupy-cuda13x)", None
     major, minor = torch.cuda.get_device_capability(index)
     arch = f"sm_{major}{minor}"
     notes = []
