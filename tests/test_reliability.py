@@ -246,7 +246,7 @@ def test_transient_nonfinite_steps_are_skipped_counted_and_leave_no_trace(tmp_pa
     assert state["iteration"] == 9 and state["counters"]["nonfinite_skipped"] == 2
     assert all_finite(state)  # the NaN batches' BatchNorm statistics were undone
     log = (tmp_path / "logs" / "blip" / "log.txt").read_text()
-    assert "iteration 5: non-finite" in log and "step skipped (2 in a row)" in log
+    assert "iteration 5: non-finite" in log and "step skipped (2 in a row): the batch's frames were not finite" in log
     assert "not saving latest at iteration 6: the last 2 step(s) had non-finite losses" in log
 
 
@@ -259,6 +259,7 @@ def test_a_run_of_nonfinite_steps_stops_with_the_last_good_checkpoint_intact(tmp
     assert "Traceback" not in result.stderr and len([line for line in lines if "error" in line]) == 1
     message = lines[-1]
     assert message.startswith("train.py: error: 3 consecutive non-finite losses (iterations 5-7")
+    assert "at iteration 5: the batch's frames were not finite (the data)" in message
     assert "stopped without saving" in message and "latest.pth (iteration 3)" in message
     ckpt = tmp_path / "ckpt" / "diverged"
     state = load_checkpoint(str(ckpt / "latest.pth"))

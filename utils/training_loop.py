@@ -24,6 +24,7 @@ from models import TwoStreamNetworks
 from utils.checkpoint import SUFFIX, TMP_PREFIX, TMP_SUFFIX, CheckpointError, checkpoint_path, list_checkpoints, \
     load_checkpoint, prune_checkpoints, save_checkpoint
 from utils.data_stream import EpochBatchStream, validation_batches
+from utils.divergence import nonfinite_cause
 from utils.learning_curves import LearningCurve
 from utils.logger import RunLogger
 from utils.optimization import LEARNING_RATE, build_optimizers, update_step
@@ -362,7 +363,7 @@ def training_loop(config, train_set, test_set, sync=None):
     if unfinished:
         logger.line(f"removed {len(unfinished)} unfinished checkpoint file(s) of an interrupted save: "
                     + ", ".join(unfinished))
-    nonfinite_run = []          # (iteration, task) of the current run of consecutive non-finite steps
+    nonfinite_run = []          # (iteration, task, cause) of the current run of consecutive non-finite steps
     latest_at = None            # iteration at which this process last wrote `latest`
     averaged_at = None          # iteration at which the ranks last averaged their BatchNorm statistics
 
@@ -429,9 +430,10 @@ def training_loop(config, train_set, test_set, sync=None):
             window.add(task, losses.scalars)
             if updated is None:
                 counters["nonfinite_skipped"] += 1
-                nonfinite_run.append((iteration, task))
+                cause = nonfinite_cause(task, batch.images, nets, losses, visuals)
+                nonfinite_run.append((iteration, task, cause))
                 logger.line(f"iteration {iteration}: non-finite {task} loss, step skipped "
-                            f"({len(nonfinite_run)} in a row)")
+                            f"({len(nonfinite_run)} in a row): {cause}")
                 if config["max_nonfinite"] and len(nonfinite_run) >= config["max_nonfinite"]:
                     progress.close()
                     message = nonfinite_message(nonfinite_run, last_good)
@@ -477,10 +479,12 @@ def training_loop(config, train_set, test_set, sync=None):
 
 
 def nonfinite_message(nonfinite_run, last_good):
-    """The one-line reason for stopping after a run of non-finite steps."""
+    """The one-line reason for stopping after a run of non-finite steps `[(iteration, task, cause)]`:
+    the iterations, tasks, the likely cause measured at the first of them, the last good checkpoint."""
     first, last = nonfinite_run[0][0], nonfinite_run[-1][0]
-    tasks = ", ".join(sorted({task for _, task in nonfinite_run}, key=TASKS.index))
+    tasks = ", ".join(sorted({entry[1] for entry in nonfinite_run}, key=TASKS.index))
+    cause = nonfinite_run[0][2]
     where = (f"the last good checkpoint is {last_good[0]} (iteration {last_good[1]})" if last_good
              else "no checkpoint was saved")
-    return (f"{len(nonfinite_run)} consecutive non-finite losses (iterations {first}-{last}, {tasks}): "
-            f"stopped without saving; {where} (--max_nonfinite 0 never stops)")
+    return (f"{len(nonfinite_run)} consecutive non-finite losses (iterations {first}-{last}, {tasks}; at "
+            f"iteration {first}: {cause}): stopped without saving; {where} (--max_nonfinite 0 never stops)")
