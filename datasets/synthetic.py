@@ -40,7 +40,8 @@ SIZE, SHAPE, SPEED, FRAMES, MARGIN = 64, 14, 2, 20, 1
 # Designs: shape side (px), speed (px per frame), background ("textured": the actor's pattern with a
 # random phase and per-pixel noise; "plain": the actor's two colours as a smooth vertical gradient).
 DESIGNS = {"textured": dict(side=SHAPE, speed=SPEED, background="textured"),
-           "plain": dict(side=18, speed=2, background="plain")}
+           "plain": dict(side=18, speed=2, background="plain"),
+           "large": dict(side=24, speed=2, background="plain")}
 
 
 def shape_masks(kind, side=SHAPE):

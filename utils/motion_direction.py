@@ -4,7 +4,7 @@ For the synthetic data (one object translating over a static background) the obj
 from the video's per-pixel temporal median; the centre of mass of that difference, frame by frame,
 is its track. The mean step of the track is the motion in px per frame: shortened (the median keeps
 what the object covers in most frames, by 0.6–0.7 on the synthetic data), never turned. Used by the learning test
-(`tests/test_learning.py`) and by `python -m utils.motion_direction <results folder>` on the `.npy`
+(`tests/test_learning.py`), by the learning check's verdict (`utils.learning_goals`) and by `python -m utils.motion_direction <results folder>` on the `.npy`
 files that `eval.py` writes.
 """
 import argparse
@@ -65,30 +65,42 @@ def direction_accuracy(videos, labels, classes, min_speed=0.5):
     return float(np.mean(predicted == np.asarray(labels))), steps
 
 
+def folder_direction_accuracy(folder, min_speed=0.5):
+    """Direction accuracy of the per-class `<class>.npy` videos of an eval.py protocol folder.
+
+    Returns a list of `(class name, accuracy, mean steps [N, 2], number of videos)`, one per file
+    named after a synthetic class (empty when there is none)."""
+    files = sorted(glob.glob(os.path.join(folder, "*.npy")))
+    known = [(f, os.path.splitext(os.path.basename(f))[0]) for f in files]
+    known = [(f, n) for f, n in known if n in DIRECTIONS]
+    classes = [n for _, n in known]
+    results = []
+    for index, (path, name) in enumerate(known):
+        videos = np.load(path, mmap_mode="r")
+        if videos.ndim == 5 and videos.shape[-1] in (1, 3) and videos.shape[1] not in (1, 3):
+            videos = np.moveaxis(videos, -1, 1)           # [N, T, H, W, C] -> [N, C, T, H, W]
+        accuracy, steps = direction_accuracy(videos, [index] * len(videos), classes, min_speed)
+        results.append((name, accuracy, steps, len(videos)))
+    return results
+
+
 def main(argv=None):
     """Print the direction accuracy of the per-class `.npy` videos in an eval.py protocol folder."""
     parser = argparse.ArgumentParser(prog="python -m utils.motion_direction", description=main.__doc__)
     parser.add_argument("folder", help="an eval.py protocol folder (e.g. <results>/iter_N/unconditional)")
     parser.add_argument("--min_speed", type=float, default=0.5, help="px per frame below which a video 'does not move'")
     args = parser.parse_args(argv)
-    files = sorted(glob.glob(os.path.join(args.folder, "*.npy")))
-    names = [os.path.splitext(os.path.basename(f))[0] for f in files]
-    known = [(f, n) for f, n in zip(files, names) if n in DIRECTIONS]
-    if not known:
+    results = folder_direction_accuracy(args.folder, args.min_speed)
+    if not results:
         print(f"error: no <class>.npy files of the synthetic classes ({', '.join(DIRECTIONS)}) in {args.folder}",
               file=sys.stderr)
         return 2
-    classes = [n for _, n in known]
     total, right = 0, 0
-    for index, (path, name) in enumerate(known):
-        videos = np.load(path, mmap_mode="r")
-        if videos.ndim == 5 and videos.shape[-1] in (1, 3) and videos.shape[1] not in (1, 3):
-            videos = np.moveaxis(videos, -1, 1)           # [N, T, H, W, C] -> [N, C, T, H, W]
-        accuracy, steps = direction_accuracy(videos, [index] * len(videos), classes, args.min_speed)
+    for name, accuracy, steps, count in results:
         print(f"{name}: {accuracy * 100:.1f} % move {name} (mean step {np.nanmean(steps[:, 0]):+.2f}, "
-              f"{np.nanmean(steps[:, 1]):+.2f} px/frame, {len(videos)} videos)")
-        total += len(videos)
-        right += round(accuracy * len(videos))
+              f"{np.nanmean(steps[:, 1]):+.2f} px/frame, {count} videos)")
+        total += count
+        right += round(accuracy * count)
     print(f"all: {100 * right / total:.1f} % of {total} videos move in their class's direction")
     return 0
 

@@ -5,5 +5,5 @@
 # Usage: [DATAROOT=...] [EXP_ROOT=...] bash bashes/TwoStreamVAN/DemoEval.bash [more eval.py options]
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.bash"
 CLASSIFIER_RUN=Demo  # $EXP_ROOT/classifiers/checkpoints/Demo/best.pth
-run_eval --dataset synthetic --dataroot "${DATAROOT:-$ROOT/data/synthetic}" --exp_name Demo --which_iter latest \
+run_eval --dataset synthetic --dataroot "${DATAROOT:-$ROOT/data/synthetic_large}" --exp_name Demo --which_iter latest \
   --protocol both --num_per_class 12 --eval_batch 12 --val_num 1 -- "$@"
