@@ -263,7 +263,8 @@ def validate(config, nets, test_set, device, iteration, schedules, logger, pretr
             if count:
                 summary[task] = {k: v / count for k, v in totals.items()}
                 logger.scalars(f"val/{task}", summary[task], iteration)
-        generated = validation_scores(config, nets.generator, test_set, device, logger)
+        # during pre-training only the content task is validated: no generation, no scoring (TRAINING.md §4)
+        generated = None if pretraining else validation_scores(config, nets.generator, test_set, device, logger)
     nets.train()
     if not summary:
         logger.line(f"validation at {iteration}: the test split has no full batch of {config['batch_size']}")
