@@ -139,6 +139,27 @@ def test_demo_plumbing_prints_the_metrics(tmp_path):
     assert len((tmp_path / "exp" / "logs" / "Demo" / "results.txt").read_text().splitlines()) == 4
 
 
+
+@pytest.mark.slow
+def test_learning_check_plumbing_prints_the_verdict(tmp_path):
+    """bashes/misc/learning_check.bash with a few iterations: its own classifier, the real clips' scores,
+    the verdict lines, exit status 1 (a 2-iteration run meets no goal)."""
+    synthetic.generate(str(tmp_path / "data"), seed=0, videos_per_class=5, n_frames=12, design="large")
+    env = dict(os.environ, EXP_ROOT=str(tmp_path / "check"), DATAROOT=str(tmp_path / "data"), OMP_NUM_THREADS="1",
+               CHECK_ITERS="2", DEMO_CLASSIFIER_ARGS="--total_iters 2 --val_freq 2 --threads 1",
+               DEMO_EVAL_ARGS="--num_per_class 1 --eval_batch 1 --threads 1")
+    result = subprocess.run(["bash", str(REPO_ROOT / "bashes" / "misc" / "learning_check.bash"), "--val_freq", "100",
+                             "--pretrain_iters", "1", "--threads", "1"], env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == "goals not met"
+    assert lines[-5].startswith("NOT met  unconditional accuracy ≥ 80% with IS ≥ 2.5: ") and "(real test clips: IS " in lines[-5]
+    assert "conditional accuracy ≥ 70%" in lines[-4] and "classifier on the real test clips ≥ 90%" in lines[-3]
+    assert "(utils.motion_direction)" in lines[-2]
+    assert f"learning curve:  {tmp_path / 'check' / 'logs' / 'Demo' / 'learning_curve.png'}" in result.stdout
+    assert (tmp_path / "check" / "classifiers" / "checkpoints" / "Demo" / "results.txt").is_file()
+
 def test_the_run_options_come_from_the_checkpoint(capsys):
     import eval as evaluation
     from utils.options import RUN_DATA_OPTIONS
