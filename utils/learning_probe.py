@@ -1,0 +1,176 @@
+"""Learning probe: train the networks through the project's own step in chosen phases, and after each
+phase measure what the README's "Where learning stalls" reports.
+
+Phases: `pre:N` (N content pre-training steps) or `mix:N:CONT:MOTION` (N steps drawn as the loop draws
+them: the content task when r1 > CONT, else the frame task when r2 > MOTION, else the video task).
+After each phase, in eval mode on the synthetic test split: the direction accuracy
+(`utils.motion_direction`, chance 1/4) of unconditional videos, of test clips regenerated from their
+first frame with `z_m ~ N(0, I)` (conditional), and of test clips regenerated free-running (ε = 0)
+from their own motion posterior means ("motion reconstruction": can the motion stream move objects
+at all, given the motion?); the content reconstruction mse; the pixel spread of decoded prior
+samples; the mean fusion mask per scale, and at scale 64 on object against background pixels; the
+mean time per task. Written to a JSON report, with a PNG per phase (frames 0, 3, 6, 9 of every 8th
+unconditional video beside the conditional ones).
+
+`python -m utils.learning_probe --dataroot DIR --out REPORT.json [options]` (synthetic data: the classes
+must be directions).
+"""
+import argparse
+import json
+import random
+import sys
+import time
+
+import cv2
+import numpy as np
+import torch
+
+from datasets import build_dataset
+from datasets.errors import DatasetError
+from models import TwoStreamNetworks
+from models.blocks import one_hot
+from models.generator import sample_videos
+from utils.motion_direction import direction_accuracy
+from utils.optimization import build_optimizers
+from utils.tasks import Batch
+from utils.training_loop import train_step
+
+
+def parse_phases(text):
+    """'pre:N,mix:N:CONT:MOTION,...' -> list of (kind, steps, cont_ratio, motion_ratio); ValueError when malformed."""
+    phases = []
+    for part in text.split(","):
+        fields = part.split(":")
+        try:
+            if fields[0] == "pre" and len(fields) == 2:
+                phases.append(("pre", int(fields[1]), 0.0, 0.0))
+            elif fields[0] == "mix" and len(fields) == 4:
+                phases.append(("mix", int(fields[1]), float(fields[2]), float(fields[3])))
+            else:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"--phases: {part!r} is neither pre:N nor mix:N:CONT:MOTION") from None
+        if phases[-1][1] < 1:
+            raise ValueError(f"--phases: {part!r} has no steps")
+    return phases
+
+
+def mask_statistics(generator, frames, label_onehot):
+    """Mean fusion mask per scale for one motion step from `frames [B, C, 64, 64]` with `z_m ~ N(0, I)`, and at
+    scale 64 on object pixels (far from their row's median colour: the synthetic backgrounds are vertical
+    gradients) and on the background. Returns a dict of floats."""
+    z_content = generator.content_mean(frames, label_onehot)
+    z_motion = frames.new_empty(frames.shape[0], generator.motion_dim).normal_()
+    trajectory = generator.trajectory_generator(z_motion, label_onehot).unsqueeze(1)
+    outputs, _ = generator.trajectory_generator.lstm(trajectory)
+    _, _, kernels = generator.decode_with_motion(z_content, outputs[:, -1], label_onehot)
+    stats = {f"mask_{scale}": float(k[2].mean()) for scale, k in sorted(kernels.items())}
+    if 64 in kernels:
+        row_median = frames.median(dim=3, keepdim=True).values
+        on_object = (frames - row_median).abs().sum(dim=1) > 0.3                    # [B, 64, 64]
+        mask = kernels[64][2][:, 0]
+        stats["mask_64_object"] = float(mask[on_object].mean()) if on_object.any() else float("nan")
+        stats["mask_64_background"] = float(mask[~on_object].mean())
+    return stats
+
+
+@torch.no_grad()
+def measure(nets, test_batch, classes, per_class=16, seed=1):
+    """The after-phase measurements (see the module docstring) on one test batch; returns `(dict, grid uint8)`."""
+    nets.eval()
+    g, rng = nets.generator, random.Random(seed)
+    torch.manual_seed(seed)
+    labels = torch.arange(len(classes)).repeat_interleave(per_class)
+    unconditional, _ = sample_videos(g, labels, test_batch.images.shape[2], warmup=2, rng=rng)
+    first, _, _ = g.reconstruct_frame(test_batch.onehot, test_batch.images[:, :, 0], "mean")
+    z_motion = torch.randn(test_batch.images.shape[0], test_batch.images.shape[2] - 1, g.motion_dim)
+    conditional, _, _ = g._unroll(first, z_motion, test_batch.onehot, 0.0, rng)
+    motion_recon, _, _ = g.generate_sequence(test_batch.images, test_batch.onehot, test_batch.diffs, 0.0, "mean",
+                                             rng=rng)
+    truth = test_batch.labels.numpy()
+    result = {"unconditional_direction": direction_accuracy(unconditional.numpy(), labels.numpy(), classes)[0],
+              "conditional_direction": direction_accuracy(conditional.numpy(), truth, classes)[0],
+              "motion_reconstruction_direction": direction_accuracy(motion_recon.numpy(), truth, classes)[0],
+              "real_direction": direction_accuracy(test_batch.images.numpy(), truth, classes)[0],
+              "reconstruction_mse": float(((first - test_batch.images[:, :, 0]) ** 2).mean()),
+              "prior_sample_spread": float(unconditional[:, :, 0].std(0).mean())}
+    result.update(mask_statistics(g, test_batch.images[:, :, 0], test_batch.onehot))
+    nets.train()
+    rows = min(unconditional.shape[0] // 8, conditional.shape[0])
+    pick = lambda video, i: np.concatenate([video[i, :, t].permute(1, 2, 0).numpy() for t in (0, 3, 6, 9)], 1)
+    grid = np.concatenate([np.concatenate([pick(unconditional, 8 * r), pick(conditional, r)], 1) for r in range(rows)])
+    return result, ((grid + 1) * 127.5).clip(0, 255).astype(np.uint8)
+
+
+def main(argv=None):
+    """Run the phases, print a line per 50 steps and the measurements per phase; write the report."""
+    p = argparse.ArgumentParser(prog="python -m utils.learning_probe", description=__doc__.split("\n")[0])
+    p.add_argument("--dataroot", required=True, help="synthetic data (python -m datasets.synthetic)")
+    p.add_argument("--out", required=True, help="JSON report; PNG grids beside it (<out>_<phase end>.png)")
+    p.add_argument("--phases", default="pre:2000,mix:300:0.5:0.2", help="pre:N and mix:N:CONT:MOTION, comma-separated")
+    for name, default in (("gf_dim", 8), ("cont_dim", 64), ("motion_dim", 16), ("ndf", 16), ("batch_size", 8),
+                          ("seed", 0), ("threads", 1)):
+        p.add_argument(f"--{name}", type=int, default=default)
+    for name, default in (("lr", 1e-3), ("c_kl", 1.0), ("img_m_kl", 1e4), ("m_kl", 1e3), ("xp_vs_xtilde", 1.0),
+                          ("c_img_dis", 10.0), ("epsilon", 1.0), ("pred_scale_feat", 100.0),
+                          ("video_scale_feat", 100.0)):
+        p.add_argument(f"--{name}", type=float, default=default)
+    p.add_argument("--use_bn", action="store_true")
+    p.add_argument("--no_mask", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        phases = parse_phases(args.phases)
+        train_set = build_dataset("synthetic", args.dataroot, "train", crop=True)
+        test_set = build_dataset("synthetic", args.dataroot, "test", crop=False)
+    except (ValueError, DatasetError) as error:
+        print(f"python -m utils.learning_probe: error: {error}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    classes, nc = list(train_set.classes), len(train_set.classes)
+    nets = TwoStreamNetworks(nc, cont_dim=args.cont_dim, motion_dim=args.motion_dim, gf_dim=args.gf_dim,
+                             image_ndf=args.ndf, video_ndf=args.ndf, joint=True, use_bn=args.use_bn,
+                             no_mask=args.no_mask)
+    groups = nets.parameter_groups()
+    optimizers = build_optimizers(groups, lr=args.lr)
+    loader = torch.utils.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True)
+    test_item = next(iter(torch.utils.data.DataLoader(test_set, batch_size=len(test_set), shuffle=False)))
+    test_batch = Batch.from_loader(test_item, nc, torch.device("cpu"))
+    values = {k: getattr(args, k) for k in ("c_kl", "img_m_kl", "m_kl", "xp_vs_xtilde", "c_img_dis", "epsilon",
+                                            "pred_scale_feat", "video_scale_feat")}
+
+    def batches():
+        while True:
+            for item in loader:
+                yield Batch.from_loader(item, nc, torch.device("cpu"))
+    stream, iteration, start, report = batches(), 0, time.time(), {"options": vars(args), "phases": []}
+    for kind, steps, cont_ratio, motion_ratio in phases:
+        mse, times = {}, {}
+        for step in range(steps):
+            iteration += 1
+            r1, r2 = random.random(), random.random()
+            task = "pretrain" if kind == "pre" else (
+                "content" if r1 > cont_ratio else "frame" if r2 > motion_ratio else "video")
+            t0 = time.time()
+            losses, _, updated = train_step(task, nets, groups, optimizers, next(stream), values, random)
+            times.setdefault(task, []).append(time.time() - t0)
+            if updated is not None:
+                mse.setdefault(task, []).append(float(losses.scalars["mse"].detach()))
+            if (step + 1) % 50 == 0:
+                print(iteration, " ".join(f"{t}:{np.mean(v[-50:]):.4f}" for t, v in mse.items()),
+                      f"{time.time() - start:.0f}s", flush=True)
+        result, grid = measure(nets, test_batch, classes)
+        result.update(phase=f"{kind}{iteration}", iteration=iteration, elapsed_s=time.time() - start,
+                      seconds_per_task={t: float(np.mean(v)) for t, v in times.items()},
+                      mse_last_50={t: float(np.mean(v[-50:])) for t, v in mse.items()})
+        print(json.dumps(result), flush=True)
+        report["phases"].append(result)
+        cv2.imwrite(args.out.rsplit(".", 1)[0] + f"_{kind}{iteration}.png", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+        with open(args.out, "w") as handle:
+            json.dump(report, handle, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
