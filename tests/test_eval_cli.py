@@ -153,9 +153,9 @@ def test_learning_check_plumbing_prints_the_verdict(tmp_path):
                             timeout=600)
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
     lines = result.stdout.strip().splitlines()
-    assert lines[-1] == "goals not met"
-    assert lines[-5].startswith("NOT met  unconditional accuracy ≥ 80% with IS ≥ 2.5: ") and "(real test clips: IS " in lines[-5]
-    assert "conditional accuracy ≥ 70%" in lines[-4] and "classifier on the real test clips ≥ 90%" in lines[-3]
+    assert lines[-1] == "goals not met", result.stderr[-2000:]
+    assert lines[-5].startswith("NOT met  unconditional accuracy ≥ 80 % with IS ≥ 2.5: ") and "(real test clips: IS " in lines[-5]
+    assert "conditional accuracy ≥ 70 %" in lines[-4] and "classifier on the real test clips ≥ 90 %" in lines[-3]
     assert "(utils.motion_direction)" in lines[-2]
     assert f"learning curve:  {tmp_path / 'check' / 'logs' / 'Demo' / 'learning_curve.png'}" in result.stdout
     assert (tmp_path / "check" / "classifiers" / "checkpoints" / "Demo" / "results.txt").is_file()

@@ -182,9 +182,14 @@ def test_validation_scoring(tmp_path, data_root, monkeypatch, with_classifier):
     nets = TwoStreamNetworks.from_config(config, len(test_set.classes))
     logger = RecordingLogger()
     before = rng_states()
+    # during pre-training only the content task is validated: nothing generated, nothing scored
+    summary = validate(config, nets, test_set, torch.device("cpu"), 1, Schedules.from_config(config), logger,
+                       pretraining=True)
+    assert list(summary) == ["content"] and [line.split(":")[0] for line in logger.lines] == ["val 1 content"]
+    assert not loads and not [call for call in logger.scalar_calls if call[0] == "val/generated"]
     for iteration in (2, 4):
         summary = validate(config, nets, test_set, torch.device("cpu"), iteration, Schedules.from_config(config),
-                           logger, pretraining=True)
+                           logger, pretraining=False)
     assert str(rng_states()) == str(before)  # training randomness untouched
     off = [line for line in logger.lines if "scoring of generated videos is off" in line]
     if not with_classifier:

@@ -15,11 +15,11 @@ import sys
 from utils.eval_reports import METRICS_NAME
 from utils.motion_direction import folder_direction_accuracy
 
-GOALS = dict(unconditional_acc=0.80, unconditional_is=2.5, conditional_acc=0.70, real_acc=0.90)
+GOALS = dict(unconditional_acc=80.0, unconditional_is=2.5, conditional_acc=70.0, real_acc=90.0)  # accuracies in %
 
 
 def real_clip_scores(results_file):
-    """Last classifier results line of `results_file` -> `{'acc': float, 'I_score': float}`."""
+    """Last classifier results line of `results_file` -> `{'acc': float (%), 'I_score': float}`."""
     with open(results_file) as handle:
         lines = [line for line in handle if "acc=" in line]
     if not lines:
@@ -29,29 +29,33 @@ def real_clip_scores(results_file):
 
 
 def protocol_metrics(iteration_dir, protocol):
-    """`<iteration_dir>/<protocol>/metrics.json` as a dict (a missing file -> ValueError naming it)."""
+    """The metrics (`acc` in %, `I_score`, ...) of `<iteration_dir>/<protocol>/metrics.json`; a missing file or
+    one without them -> ValueError naming it."""
     path = os.path.join(iteration_dir, protocol, METRICS_NAME)
     if not os.path.isfile(path):
         raise ValueError(f"{path}: missing (was the {protocol} protocol scored with a classifier?)")
     with open(path) as handle:
-        return json.load(handle)
+        metrics = json.load(handle).get("metrics", {})
+    if any(name not in metrics for name in ("acc", "I_score")):
+        raise ValueError(f"{path}: no accuracy and IS (was the {protocol} protocol scored with a classifier?)")
+    return metrics
 
 
 def verdict_lines(uncond, cond, real, direction=None, goals=GOALS):
     """Metrics dicts of the two protocols and the real clips -> `(lines, all goals met)`."""
     checks = [
-        (f"unconditional accuracy ≥ {goals['unconditional_acc']:.0%} with IS ≥ {goals['unconditional_is']}",
-         f"{uncond['acc']:.1%}, IS {uncond['I_score']:.3f} (real test clips: IS {real.get('I_score', float('nan')):.3f})",
+        (f"unconditional accuracy ≥ {goals['unconditional_acc']:g} % with IS ≥ {goals['unconditional_is']}",
+         f"{uncond['acc']:.1f} %, IS {uncond['I_score']:.3f} (real test clips: IS {real.get('I_score', float('nan')):.3f})",
          uncond["acc"] >= goals["unconditional_acc"] and uncond["I_score"] >= goals["unconditional_is"]),
-        (f"conditional accuracy ≥ {goals['conditional_acc']:.0%}", f"{cond['acc']:.1%}, IS {cond['I_score']:.3f}",
+        (f"conditional accuracy ≥ {goals['conditional_acc']:g} %", f"{cond['acc']:.1f} %, IS {cond['I_score']:.3f}",
          cond["acc"] >= goals["conditional_acc"]),
-        (f"classifier on the real test clips ≥ {goals['real_acc']:.0%}", f"{real['acc']:.1%}",
+        (f"classifier on the real test clips ≥ {goals['real_acc']:g} %", f"{real['acc']:.1f} %",
          real["acc"] >= goals["real_acc"]),
     ]
     lines = [f"{'met    ' if ok else 'NOT met'}  {goal}: {value}" for goal, value, ok in checks]
     if direction is not None:
         lines.append(f"         unconditional videos whose object moves in its class's direction "
-                     f"(utils.motion_direction): {direction:.1%}")
+                     f"(utils.motion_direction): {100 * direction:.1f} %")
     return lines, all(ok for _, _, ok in checks)
 
 
