@@ -11,16 +11,9 @@ source "$HERE/misc/setup_env.bash"
 EXP_ROOT="${EXP_ROOT:-$ROOT/checkpoints}"
 export EXP_ROOT
 start=$(date +%s)
-read -r -a classifier_args <<< "${DEMO_CLASSIFIER_ARGS:-}"
 read -r -a eval_args <<< "${DEMO_EVAL_ARGS:-}"
 classifier_run="$EXP_ROOT/classifiers/checkpoints/Demo"
-if [ -f "$classifier_run/best.pth" ]; then
-  echo "reusing the demo classifier $classifier_run/best.pth"
-elif [ -f "$classifier_run/latest.pth" ]; then  # an interrupted classifier run: finish it
-  bash "$HERE/classifier/Demo_train.bash" --resume ${classifier_args[@]+"${classifier_args[@]}"}
-else
-  bash "$HERE/classifier/Demo_train.bash" ${classifier_args[@]+"${classifier_args[@]}"}
-fi
+bash "$HERE/classifier/Demo_ensure.bash"
 bash "$HERE/TwoStreamVAN/DemoTrain.bash" "$@"
 bash "$HERE/TwoStreamVAN/DemoEval.bash" ${eval_args[@]+"${eval_args[@]}"}
 echo

@@ -14,14 +14,9 @@ source "$HERE/setup_env.bash"
 EXP_ROOT="${EXP_ROOT:-$ROOT/checkpoints/learning_check}"
 export EXP_ROOT
 start=$(date +%s)
-read -r -a classifier_args <<< "${DEMO_CLASSIFIER_ARGS:-}"
 read -r -a eval_args <<< "${DEMO_EVAL_ARGS:-}"
 classifier_run="$EXP_ROOT/classifiers/checkpoints/Demo"
-if [ -f "$classifier_run/best.pth" ]; then
-  echo "reusing the classifier $classifier_run/best.pth"
-else
-  bash "$HERE/../classifier/Demo_train.bash" ${classifier_args[@]+"${classifier_args[@]}"}
-fi
+bash "$HERE/../classifier/Demo_ensure.bash"
 bash "$HERE/../classifier/Demo_eval.bash"     # the real test clips' accuracy and IS, appended to its results.txt
 bash "$HERE/../TwoStreamVAN/DemoTrain.bash" --total_iters "${CHECK_ITERS:-5500}" --val_freq 500 --save_freq 1000 "$@"
 bash "$HERE/../TwoStreamVAN/DemoEval.bash" --num_per_class 32 --eval_batch 32 ${eval_args[@]+"${eval_args[@]}"}
