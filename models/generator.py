@@ -24,7 +24,7 @@ class TwoStreamGenerator(nn.Module):
     """
 
     def __init__(self, num_categories, n_channels=3, cont_dim=512, motion_dim=64, gf_dim=16,
-                 ac_kernel=5, kernel_layer=4, joint=True, use_bn=False, no_mask=False):
+                 ac_kernel=5, kernel_layer=4, joint=True, use_bn=False, no_mask=False, detach_feedback=False):
         super().__init__()
         if ac_kernel % 2 != 1 or ac_kernel < 1:
             raise ValueError(f"ac_kernel must be a positive odd number, got {ac_kernel}")
@@ -33,6 +33,8 @@ class TwoStreamGenerator(nn.Module):
         self.num_categories = num_categories
         self.cont_dim, self.motion_dim = cont_dim, motion_dim
         self.use_bn = use_bn
+        # --detach_feedback (off, as published): generated frames fed back into the unroll carry no gradient
+        self.detach_feedback = detach_feedback
         feature_scales = tuple(s for s in enabled_scales(kernel_layer) if s != 64)
         # content stream
         self.content_encoder = ContentEncoder(n_channels, gf_dim, use_bn)
@@ -164,7 +166,10 @@ class TwoStreamGenerator(nn.Module):
         return video, masks
 
     def _unroll(self, first, z_motion, label_onehot, epsilon, rng, images=None, encoded=None, truth_means=None):
-        """The recurrent loop shared by `generate_sequence` and `generate` (MODEL.md §2 step 3)."""
+        """The recurrent loop shared by `generate_sequence` and `generate` (MODEL.md §2 step 3). With
+        `detach_feedback` a generated frame read back (content source, motion input) is detached: the
+        loss of a later frame no longer reaches earlier steps through the frames, only through the
+        ConvLSTM state (README, "The published schedule in miniature")."""
         b, steps = z_motion.shape[:2]
         if epsilon >= 1 and truth_means is not None and encoded is not None:
             return self._unroll_teacher_forced(first, z_motion, label_onehot, rng, encoded, truth_means)
@@ -173,17 +178,18 @@ class TwoStreamGenerator(nn.Module):
         frames, features, kernels = [first], [], []
         state = None
         lstm = self.trajectory_generator.lstm
+        fed_back = (lambda frame: frame.detach()) if self.detach_feedback else (lambda frame: frame)
         for k in range(steps):
             use_truth = images is not None and rng.random() < epsilon
             if use_truth and truth_means is not None:
                 z_content = truth_means[:, k]
             else:
-                z_content = self.content_mean(images[:, :, k] if use_truth else frames[k], label_onehot)
+                z_content = self.content_mean(images[:, :, k] if use_truth else fed_back(frames[k]), label_onehot)
             if k > 0:
                 if encoded is not None and rng.random() < epsilon:
                     previous_motion = encoded[:, k - 1]
                 else:
-                    previous_motion = self.motion_encoder(frames[k - 1] - frames[k])
+                    previous_motion = self.motion_encoder(fed_back(frames[k - 1]) - fed_back(frames[k]))
                 _, state = lstm(previous_motion.unsqueeze(1), state)
             outputs, _ = lstm(trajectory[:, k:k + 1], state)
             frame, step_features, step_kernels = self.decode_with_motion(z_content, outputs[:, -1], label_onehot)

@@ -12,10 +12,11 @@ class TwoStreamNetworks(nn.Module):
     """Generator, patch image discriminator and categorical video discriminator."""
 
     def __init__(self, num_categories, n_channels=3, cont_dim=512, motion_dim=64, gf_dim=16, ac_kernel=5,
-                 kernel_layer=4, joint=True, use_bn=False, no_mask=False, image_ndf=16, video_ndf=64):
+                 kernel_layer=4, joint=True, use_bn=False, no_mask=False, image_ndf=16, video_ndf=64,
+                 detach_feedback=False):
         super().__init__()
         self.generator = TwoStreamGenerator(num_categories, n_channels, cont_dim, motion_dim, gf_dim, ac_kernel,
-                                            kernel_layer, joint, use_bn, no_mask)
+                                            kernel_layer, joint, use_bn, no_mask, detach_feedback)
         self.image_discriminator = ImageDiscriminator(n_channels, image_ndf)
         self.video_discriminator = VideoDiscriminator(n_channels, num_categories, video_ndf)
 
@@ -24,7 +25,7 @@ class TwoStreamNetworks(nn.Module):
         """Build from the resolved options (a dict with the model option names)."""
         return cls(num_categories, config["n_channels"], config["cont_dim"], config["motion_dim"], config["gf_dim"],
                    config["ac_kernel"], config["kernel_layer"], config["joint"], config["use_bn"],
-                   config["no_mask"], config["image_ndf"], config["video_ndf"])
+                   config["no_mask"], config["image_ndf"], config["video_ndf"], config.get("detach_feedback", False))
 
     def parameter_groups(self):
         """Dict of the six group names -> lists of parameters (disjoint, covering every parameter)."""

@@ -2,6 +2,7 @@
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -159,6 +160,31 @@ def test_learning_check_plumbing_prints_the_verdict(tmp_path):
     assert "(utils.motion_direction)" in lines[-2]
     assert f"learning curve:  {tmp_path / 'check' / 'logs' / 'Demo' / 'learning_curve.png'}" in result.stdout
     assert (tmp_path / "check" / "classifiers" / "checkpoints" / "Demo" / "results.txt").is_file()
+
+@pytest.mark.slow
+def test_schedule_check_plumbing_runs_the_miniature_and_its_eps1_twin(tmp_path):
+    """bashes/misc/schedule_check.bash with a few iterations: the miniature, its twin continued from the
+    ramp's start with ε held at 1, both scored, both curves in one PNG."""
+    synthetic.generate(str(tmp_path / "data"), seed=0, videos_per_class=5, n_frames=12, design="large")
+    env = dict(os.environ, EXP_ROOT=str(tmp_path / "check"), DATAROOT=str(tmp_path / "data"), OMP_NUM_THREADS="1",
+               SCHEDULE_SCALE="100000", SCHEDULE_PRETRAIN="2",
+               DEMO_CLASSIFIER_ARGS="--total_iters 2 --val_freq 2 --threads 1",
+               DEMO_EVAL_ARGS="--num_per_class 1 --eval_batch 1 --threads 1")
+    result = subprocess.run(["bash", str(REPO_ROOT / "bashes" / "misc" / "schedule_check.bash"), "--threads", "1",
+                             "--batch_size", "2"], env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    root = tmp_path / "check"
+    twin = json.load(open(root / "checkpoints" / "Schedule_eps1" / "options.json"))
+    assert twin["video_iter_start"] == 10 ** 9 and twin["resume"] and twin["which_iter"] == "3"   # 2 + 150000 // 100000
+    assert json.load(open(root / "checkpoints" / "Schedule" / "options.json"))["video_iter_end"] == 4
+    assert "resuming Schedule_eps1 at iteration 3" in (root / "logs" / "Schedule_eps1" / "log.txt").read_text()
+    for run in ("Schedule", "Schedule_eps1"):
+        assert (root / "checkpoints" / run / "latest.pth").is_file()
+        assert (root / "results" / run / "iter_7" / "unconditional" / "metrics.json").is_file()
+    assert (root / "logs" / "schedule_vs_eps1.png").read_bytes()[:4] == b"\x89PNG"
+    assert re.search(r"^miniature trained in \d+ s, with its evaluation \d+ s", result.stdout, re.M)
+    assert result.stdout.count("unconditional (") == 2 and "== Schedule_eps1 (" in result.stdout
+
 
 def test_the_run_options_come_from_the_checkpoint(capsys):
     import eval as evaluation

@@ -76,3 +76,31 @@ def test_voxceleb_launcher_settings_and_pass_through(tmp_path):
     config = json.loads(result.stdout.rsplit("\nparams ", 1)[0])
     assert config["identity_labels"] is True and config["batch_size"] == 4
     assert int(re.search(r"params generator=(\d+)", result.stdout).group(1)) > one_class  # 4 identity classes
+
+
+def test_schedule_launcher_scales_every_published_window_by_one_factor(tmp_path):
+    from datasets import synthetic
+    data = str(tmp_path / "synthetic")
+    synthetic.generate(data, seed=0, videos_per_class=5, n_frames=12, design="large")
+    env = {"DATAROOT": data, "EXP_ROOT": str(tmp_path / "exp")}
+    for scale in (1000, 500):
+        result = bash(LAUNCHERS / "ScheduleTrain.bash", "--dry_run", env=dict(env, SCHEDULE_SCALE=str(scale)))
+        assert result.returncode == 0, result.stderr[-3000:]
+        config = json.loads(result.stdout.rsplit("\nparams ", 1)[0])
+        # TRAINING.md §3/§6 (MUG): total 500 000, ε and video KL over [150 000, 400 000], motion ratio
+        # 0.1 -> 0.9 over [0, 150 000], content ratio 0.4 over [0, 200 000], c_kl window 100 000
+        assert config["total_iters"] == 2000 + 500000 // scale and config["pretrain_iters"] == 2000
+        assert (config["video_iter_start"], config["video_iter_end"]) == (150000 // scale, 400000 // scale)
+        assert (config["motion_ratio_iter_start"], config["motion_ratio_iter_end"]) == (0, 150000 // scale)
+        assert (config["motion_ratio_start"], config["motion_ratio_end"]) == (0.1, 0.9)
+        assert (config["cont_ratio_start"], config["cont_ratio_end"], config["cont_ratio_iter_end"]) == (0.4, 0.4,
+                                                                                                          200000 // scale)
+        assert config["c_kl_iter_end"] == 100000 // scale
+        assert (config["vid_m_kl_start"], config["vid_m_kl_end"]) == (1000.0, 5000.0)        # x5, as MUG's 5 -> 25
+        assert config["save_freq"] == 2000 + 150000 // scale                            # the ramp's start is kept
+        assert config["detach_feedback"] is False and config["grad_clip"] == 0.0          # the published gradients
+    stabilised = bash(LAUNCHERS / "ScheduleTrain.bash", "--detach_feedback", "--dry_run", env=env)
+    assert json.loads(stabilised.stdout.rsplit("\nparams ", 1)[0])["detach_feedback"] is True
+    for bad in ("0", "x", "200000"):
+        refused = bash(LAUNCHERS / "ScheduleTrain.bash", "--dry_run", env=dict(env, SCHEDULE_SCALE=bad))
+        assert refused.returncode == 2 and "SCHEDULE_SCALE must be an integer from 1 to 150000" in refused.stderr

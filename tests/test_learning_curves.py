@@ -159,6 +159,33 @@ def test_cli_redraws_and_reports_errors_in_one_line(tmp_path):
     assert elsewhere.returncode == 0 and (tmp_path / "copy.png").read_bytes()[:8] == PNG_MAGIC
 
 
+def test_compare_draws_every_run_into_the_same_panels(tmp_path):
+    from utils.learning_curves import _merged_panels
+    first = [make_record(i, summary(i), 4) for i in (1, 2)]
+    second = [make_record(i, summary(i, tasks=("content", "frame")), 4) for i in (2, 3)]
+    panels = dict((title, lines) for title, lines, _ in _merged_panels([("a", first), ("b", second)]))
+    accuracy = panels["generated videos: accuracy %"]
+    assert [(label, xs, run) for label, xs, _, run in accuracy] == [("a: acc", [1, 2], 0), ("b: acc", [2, 3], 1)]
+    assert [label for label, *_ in panels["val video: reconstruction"]] == ["a: mse", "a: kl"]   # only a has video
+    alone = _merged_panels([("a", first)])
+    assert [label for label, *_ in alone[0][1]] == ["acc"]                    # one run: plain labels
+    runs = []
+    for name, records in (("a", first), ("b", second)):
+        (tmp_path / name).mkdir()
+        for record in records:
+            append_record(str(tmp_path / name / CURVE_RECORDS), record)
+        runs.append(str(tmp_path / name))
+    needs_out = cli(runs[0], "--compare", runs[1])
+    assert needs_out.returncode == 2 and "--compare needs --out" in needs_out.stderr
+    missing = cli(runs[0], "--compare", str(tmp_path / "nope"), "--out", str(tmp_path / "both.png"))
+    assert missing.returncode == 2 and "nope: no such folder" in missing.stderr and "Traceback" not in missing.stderr
+    both = cli(runs[0], "--compare", runs[1], "--out", str(tmp_path / "both.png"))
+    assert both.returncode == 0, both.stderr
+    assert "a: 2 validations, last at iteration 2; b: 2 validations, last at iteration 3" in both.stdout
+    png_pixels(tmp_path / "both.png")
+    assert not (tmp_path / "a" / CURVE_IMAGE).exists()                       # the run's own PNG untouched
+
+
 def test_curve_never_stops_training_on_a_write_error(tmp_path):
     lines = []
     blocker = tmp_path / "file"

@@ -139,3 +139,39 @@ def test_channels_last_gradients_step_like_the_loop_adam():
         apply_gradients({"loop": {id(p): g.contiguous() for p, g in zip(groups["loop"], grads)}}, groups, loop)
     for a, b in zip(conv.parameters(), twin.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("max_norm", [0.0, 0.05, 1e9])
+def test_grad_clip_scales_each_group_to_the_norm_before_its_adam_step(max_norm):
+    """--grad_clip: a group whose gradient norm exceeds max_norm steps like Adam fed the gradient times
+    max_norm / norm (the formula, on a loop Adam); a smaller norm, or 0 (off), leaves it untouched.
+    Each group is clipped on its own norm."""
+    from utils.optimization import apply_gradients
+    torch.manual_seed(0)
+    big, small = torch.nn.Linear(6, 4), torch.nn.Linear(3, 2)
+    groups = {"big": list(big.parameters()), "small": list(small.parameters())}
+    grads = {"big": [torch.randn_like(p) * 3 for p in groups["big"]],
+             "small": [torch.randn_like(p) * 0.01 for p in groups["small"]]}
+    twins = {name: [p.detach().clone().requires_grad_() for p in params] for name, params in groups.items()}
+    apply_gradients({name: {id(p): g for p, g in zip(groups[name], grads[name])} for name in groups}, groups,
+                    build_optimizers(groups), max_norm=max_norm)
+    expected_optimizers = build_optimizers(twins, fused=False)
+    for name, params in twins.items():
+        norm = float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads[name])))
+        factor = max_norm / norm if 0 < max_norm < norm else 1.0
+        for p, g in zip(params, grads[name]):
+            p.grad = g * factor
+        expected_optimizers[name].step()
+        for p, q in zip(groups[name], params):
+            torch.testing.assert_close(p, q, rtol=0, atol=1e-6)
+    small_norm = float(torch.sqrt(sum((g ** 2).sum() for g in grads["small"])))
+    assert small_norm < 0.05 < float(torch.sqrt(sum((g ** 2).sum() for g in grads["big"])))  # the case covered
+
+
+def test_grad_clip_option_is_validated_and_must_match_on_resume():
+    from utils.options import RESUME_OPTIONS, OptionError, parse_train_options
+    assert parse_train_options(["--dataset", "synthetic", "--dataroot", "x"])["grad_clip"] == 0.0   # off, as published
+    assert "grad_clip" in RESUME_OPTIONS
+    for bad in ("-1", "nan", "inf"):
+        with pytest.raises(OptionError, match="--grad_clip must be a finite norm >= 0"):
+            parse_train_options(["--dataset", "synthetic", "--dataroot", "x", "--grad_clip", bad])

@@ -16,7 +16,8 @@ Resume: a run that starts at iteration N (0 for a fresh one) first drops the rec
 left by the run it continues (they came from weights it discards); the record at N itself was
 made with the checkpointed weights and is kept. Readers keep the last record per iteration.
 
-Redraw from a finished run: `python -m utils.learning_curves <log folder of the run>`.
+Redraw from a finished run: `python -m utils.learning_curves <log folder of the run>`; with
+`--compare <other run's log folder> ... --out <png>` the runs share the panels (one line style per run).
 """
 import argparse
 import json
@@ -169,12 +170,33 @@ def _panels(records):
     return panels
 
 
+RUN_STYLES = ("-", "--", ":", "-.")
+
+
+def _merged_panels(runs):
+    """Panels of several runs `[(name, records)]` in one figure: per panel title, every run's curves
+    (labelled `name: quantity` when there is more than one run), with the run's index for its style."""
+    merged = {}
+    for index, (name, records) in enumerate(runs):
+        for title, lines, refs in _panels(records):
+            panel = merged.setdefault(title, ([], refs))
+            for label, xs, ys in lines:
+                panel[0].append((f"{name}: {label}" if len(runs) > 1 else label, xs, ys, index))
+    return [(title, lines, refs) for title, (lines, refs) in merged.items()]
+
+
 def _draw_panel(ax, name, lines, refs):
-    """One panel: its curves, dashed reference lines, integer iterations, log y when values span > 10x."""
+    """One panel: its curves (colour by quantity, line style by run), dashed reference lines, integer
+    iterations, log y when values span > 10x."""
     from matplotlib.ticker import MaxNLocator
-    values = [y for _, _, ys in lines for y in ys if math.isfinite(y)]
-    for label, xs, ys in lines:
-        ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.2, label=label)
+    values = [y for _, _, ys, _ in lines for y in ys if math.isfinite(y)]
+    quantities = []
+    for label, xs, ys, run in lines:
+        quantity = label.split(": ", 1)[-1]
+        if quantity not in quantities:
+            quantities.append(quantity)
+        ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.2, label=label,
+                color=f"C{quantities.index(quantity) % 10}", linestyle=RUN_STYLES[run % len(RUN_STYLES)])
     for i, (label, y) in enumerate(refs):
         ax.axhline(y, color="grey", linestyle=("--", ":", "-.")[i % 3], linewidth=0.9, label=label)
     if values and min(values) > 0 and max(values) / min(values) > 10:
@@ -193,12 +215,14 @@ def _draw_panel(ax, name, lines, refs):
     ax.legend(fontsize=6, ncol=2 if len(lines) + len(refs) > 4 else 1, framealpha=0.6)
 
 
-def draw_curve(records, image_path, title=None):
-    """Draw the panels of `records` (see `read_records`) into `image_path` (PNG, written atomically)."""
+def draw_curve(records, image_path, title=None, compare=()):
+    """Draw the panels of `records` (see `read_records`) into `image_path` (PNG, written atomically).
+    `compare`: other runs `[(name, records)]` drawn into the same panels (this run solid, theirs dashed,
+    dotted, ...), their curves labelled by run name; `title` names this run."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    panels = _panels(records)
+    panels = _merged_panels([(title or "run", records)] + list(compare))
     if not panels:
         raise ValueError("the records hold no validation values")
     ncols = 1 if len(panels) == 1 else 2 if len(panels) <= 4 else 3
@@ -209,6 +233,8 @@ def draw_curve(records, image_path, title=None):
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     last = records[-1]["iteration"]
+    if compare:
+        title = " vs ".join([title or "run"] + [name for name, _ in compare]) + f" ({'/'.join(RUN_STYLES[:len(compare) + 1])})"
     fig.suptitle(f"{title + ': ' if title else ''}{len(records)} validation(s), last at iteration {last}"
                  + ("" if any("generated" in r for r in records) else " (no --val_classifier: losses only)"),
                  fontsize=10)
@@ -270,16 +296,11 @@ class LearningCurve:
         return self.redraw()
 
 
-def main(argv=None):
-    """`python -m utils.learning_curves RUN_LOG_DIR [--out PNG]`: redraw the PNG from the records."""
-    parser = argparse.ArgumentParser(prog="python -m utils.learning_curves",
-                                     description="Redraw learning_curve.png from a run's learning_curve.jsonl.")
-    parser.add_argument("run_log_dir", help="the run's log folder, <log_dir>/<exp_name>")
-    parser.add_argument("--out", default=None, help="the PNG to write (default: <run_log_dir>/learning_curve.png)")
-    args = parser.parse_args(argv)
-    records_path, image_path = curve_paths(args.run_log_dir)
-    if not os.path.isdir(args.run_log_dir):
-        parser.exit(2, f"{parser.prog}: error: {args.run_log_dir}: no such folder (expected a run's log folder, "
+def _load_run(parser, run_log_dir):
+    """The records of one run's log folder; exits with a one-line error when there are none."""
+    records_path, _ = curve_paths(run_log_dir)
+    if not os.path.isdir(run_log_dir):
+        parser.exit(2, f"{parser.prog}: error: {run_log_dir}: no such folder (expected a run's log folder, "
                        "<log_dir>/<exp_name>)\n")
     if not os.path.isfile(records_path):
         parser.exit(1, f"{parser.prog}: error: {records_path}: no such file (validation writes it; "
@@ -287,12 +308,34 @@ def main(argv=None):
     records = read_records(records_path)
     if not records:
         parser.exit(1, f"{parser.prog}: error: {records_path} holds no readable validation record\n")
+    return records
+
+
+def main(argv=None):
+    """`python -m utils.learning_curves RUN_LOG_DIR [--compare OTHER_RUN_LOG_DIR ...] [--out PNG]`: redraw
+    the PNG from the records, with other runs' curves in the same panels when `--compare` names them."""
+    parser = argparse.ArgumentParser(prog="python -m utils.learning_curves",
+                                     description="Redraw learning_curve.png from a run's learning_curve.jsonl.")
+    parser.add_argument("run_log_dir", help="the run's log folder, <log_dir>/<exp_name>")
+    parser.add_argument("--compare", nargs="+", default=[], metavar="RUN_LOG_DIR",
+                        help="other runs' log folders drawn into the same panels (then --out is required)")
+    parser.add_argument("--out", default=None, help="the PNG to write (default: <run_log_dir>/learning_curve.png)")
+    args = parser.parse_args(argv)
+    if args.compare and not args.out:
+        parser.exit(2, f"{parser.prog}: error: --compare needs --out (the run's own learning_curve.png stays its own)\n")
+    records = _load_run(parser, args.run_log_dir)
+    name = lambda folder: os.path.basename(os.path.normpath(folder))  # noqa: E731
+    others = [(name(folder), _load_run(parser, folder)) for folder in args.compare]
+    image_path = args.out or curve_paths(args.run_log_dir)[1]
     try:
-        path = draw_curve(records, args.out or image_path, os.path.basename(os.path.normpath(args.run_log_dir)))
+        path = draw_curve(records, image_path, name(args.run_log_dir), compare=others)
     except (OSError, ValueError) as error:
-        parser.exit(1, f"{parser.prog}: error: cannot write {args.out or image_path} "
+        parser.exit(1, f"{parser.prog}: error: cannot write {image_path} "
                        f"({getattr(error, 'strerror', None) or error})\n")
-    print(f"learning curve: {path} ({len(records)} validations, last at iteration {records[-1]['iteration']})")
+    runs = [(name(args.run_log_dir), records)] + others
+    counts = [f"{len(r)} validations, last at iteration {r[-1]['iteration']}" for _, r in runs]
+    print(f"learning curve: {path} (" + ("; ".join(f"{n}: {c}" for (n, _), c in zip(runs, counts))
+                                         if others else counts[0]) + ")")
     return 0
 
 

@@ -54,13 +54,19 @@ def group_gradients(task_losses, names, parameter_groups):
     return grads
 
 
-def apply_gradients(grads, parameter_groups, optimizers):
-    """Install each group's gradients and step its optimiser (after all gradients exist)."""
+def apply_gradients(grads, parameter_groups, optimizers, max_norm=0.0):
+    """Install each group's gradients and step its optimiser (after all gradients exist).
+
+    `max_norm` > 0 (`--grad_clip`, off as published): each group's gradient is first scaled down to
+    that L2 norm when its norm is larger (`torch.nn.utils.clip_grad_norm_` over the group).
+    """
     for name, by_id in grads.items():
         optimizer = optimizers[name]
         optimizer.zero_grad(set_to_none=True)
         for p in parameter_groups[name]:
             p.grad = _in_layout_of(p, by_id.get(id(p)))
+        if max_norm > 0:
+            torch.nn.utils.clip_grad_norm_([p for p in parameter_groups[name] if p.grad is not None], max_norm)
         optimizer.step()
 
 
@@ -79,13 +85,14 @@ def losses_are_finite(task_losses):
     return all(math.isfinite(float(v.detach())) for v in values)
 
 
-def update_step(task_losses, parameter_groups, optimizers, sync=None):
+def update_step(task_losses, parameter_groups, optimizers, sync=None, max_norm=0.0):
     """Balance rule, gradients at the forward's weights, then the steps.
 
     `sync` (multi-process training, `utils.distributed`) makes every rank take the same
     decisions and step with the same gradients: `sync.all_finite(flag) -> bool`,
     `sync.costs(real, fake) -> (real, fake)` (means over ranks, tensors),
     `sync.gradients(grads) -> grads` (means over ranks, same structure as `group_gradients`).
+    `max_norm`: per-group gradient-norm clipping (`apply_gradients`; 0: off).
     Returns the list of updated group names, or None when a loss was non-finite
     (then nothing is stepped).
     """
@@ -100,5 +107,5 @@ def update_step(task_losses, parameter_groups, optimizers, sync=None):
     grads = group_gradients(task_losses, names, parameter_groups)
     if sync is not None:
         grads = sync.gradients(grads)
-    apply_gradients(grads, parameter_groups, optimizers)
+    apply_gradients(grads, parameter_groups, optimizers, max_norm)
     return names

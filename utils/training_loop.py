@@ -207,11 +207,12 @@ def remove_unfinished_saves(directory):
     return stale
 
 
-def train_step(task, nets, groups, optimizers, batch, values, rng, sync=None, amp="off"):
+def train_step(task, nets, groups, optimizers, batch, values, rng, sync=None, amp="off", grad_clip=0.0):
     """One iteration's forward pass and update: `(losses, visuals, updated group names or None)`.
 
     `sync`: the multi-process synchroniser of `utils.optimization.update_step` (None: one process).
     `amp`: 'bf16' autocasts the networks (`utils.tasks.run_task`).
+    `grad_clip`: per-group gradient-norm clipping before the Adam steps (`--grad_clip`; 0: off).
 
     None means a non-finite loss: no optimiser stepped and the BatchNorm buffers, which the
     train-mode forward moved (perhaps to NaN), are restored to their values before it.
@@ -219,7 +220,7 @@ def train_step(task, nets, groups, optimizers, batch, values, rng, sync=None, am
     buffers = list(nets.buffers())
     before = [b.detach().clone() for b in buffers]
     losses, visuals = run_task(task, nets, batch, values, rng, amp=amp)
-    updated = update_step(losses, groups, optimizers, sync)
+    updated = update_step(losses, groups, optimizers, sync, max_norm=grad_clip)
     if updated is None:
         with torch.no_grad():
             for buffer, saved in zip(buffers, before):
@@ -426,7 +427,7 @@ def training_loop(config, train_set, test_set, sync=None):
             task = schedules.task(iteration, random)
             losses, visuals, updated = train_step(task, nets, groups, optimizers, batch,
                                                   step_values(config, schedules, iteration), random, sync=sync,
-                                                  amp=config.get("amp", "off"))
+                                                  amp=config.get("amp", "off"), grad_clip=config.get("grad_clip", 0.0))
             counters[task] += 1
             window.add(task, losses.scalars)
             if updated is None:
