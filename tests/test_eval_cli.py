@@ -162,9 +162,9 @@ def test_learning_check_plumbing_prints_the_verdict(tmp_path):
     assert (tmp_path / "check" / "classifiers" / "checkpoints" / "Demo" / "results.txt").is_file()
 
 @pytest.mark.slow
-def test_schedule_check_plumbing_runs_the_miniature_and_its_eps1_twin(tmp_path):
-    """bashes/misc/schedule_check.bash with a few iterations: the miniature, its twin continued from the
-    ramp's start with ε held at 1, both scored, both curves in one PNG."""
+def test_schedule_check_plumbing_runs_the_miniature_and_its_branches(tmp_path):
+    """bashes/misc/schedule_check.bash with a few iterations: the miniature, its branches continued from the
+    ramp's start (ε held at 1; --detach_feedback), all scored, all curves in one PNG."""
     synthetic.generate(str(tmp_path / "data"), seed=0, videos_per_class=5, n_frames=12, design="large")
     env = dict(os.environ, EXP_ROOT=str(tmp_path / "check"), DATAROOT=str(tmp_path / "data"), OMP_NUM_THREADS="1",
                SCHEDULE_SCALE="100000", SCHEDULE_PRETRAIN="2",
@@ -174,16 +174,24 @@ def test_schedule_check_plumbing_runs_the_miniature_and_its_eps1_twin(tmp_path):
                              "--batch_size", "2"], env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     root = tmp_path / "check"
-    twin = json.load(open(root / "checkpoints" / "Schedule_eps1" / "options.json"))
-    assert twin["video_iter_start"] == 10 ** 9 and twin["resume"] and twin["which_iter"] == "3"   # 2 + 150000 // 100000
-    assert json.load(open(root / "checkpoints" / "Schedule" / "options.json"))["video_iter_end"] == 4
-    assert "resuming Schedule_eps1 at iteration 3" in (root / "logs" / "Schedule_eps1" / "log.txt").read_text()
-    for run in ("Schedule", "Schedule_eps1"):
+    main = json.load(open(root / "checkpoints" / "Schedule" / "options.json"))
+    assert main["video_iter_end"] == 4 and not main["detach_feedback"]
+    held = json.load(open(root / "checkpoints" / "Schedule_eps1" / "options.json"))
+    assert held["video_iter_start"] == 10 ** 9 and held["resume"] and held["which_iter"] == "3"   # 2 + 150000 // 100000
+    assert not held["detach_feedback"]
+    detached = json.load(open(root / "checkpoints" / "Schedule_detach" / "options.json"))
+    assert detached["detach_feedback"] and detached["video_iter_start"] == 1 and detached["which_iter"] == "3"
+    for run in ("Schedule", "Schedule_eps1", "Schedule_detach"):
         assert (root / "checkpoints" / run / "latest.pth").is_file()
         assert (root / "results" / run / "iter_7" / "unconditional" / "metrics.json").is_file()
-    assert (root / "logs" / "schedule_vs_eps1.png").read_bytes()[:4] == b"\x89PNG"
+        if run != "Schedule":
+            assert f"resuming {run} at iteration 3" in (root / "logs" / run / "log.txt").read_text()
+    assert (root / "logs" / "schedule_runs.png").read_bytes()[:4] == b"\x89PNG"
     assert re.search(r"^miniature trained in \d+ s, with its evaluation \d+ s", result.stdout, re.M)
-    assert result.stdout.count("unconditional (") == 2 and "== Schedule_eps1 (" in result.stdout
+    assert result.stdout.count("unconditional (") == 3 and "== Schedule_detach (" in result.stdout
+    refused = subprocess.run(["bash", str(REPO_ROOT / "bashes" / "misc" / "schedule_check.bash")],
+                             env=dict(env, SCHEDULE_BRANCHES="eps1 sideways"), capture_output=True, text=True)
+    assert refused.returncode == 2 and "unknown branch 'sideways' (expected eps1, detach)" in refused.stderr
 
 
 def test_the_run_options_come_from_the_checkpoint(capsys):
