@@ -4,19 +4,7 @@
 # windows and iteration counts shrink so that it trains in minutes on a 2-core CPU.
 # Usage: [DATAROOT=...] [EXP_ROOT=...] bash bashes/TwoStreamVAN/DemoTrain.bash [--resume] [more train.py options]
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.bash"
-DATAROOT="${DATAROOT:-$ROOT/data/synthetic_large}"
-if [ ! -f "$DATAROOT/synthetic.json" ]; then
-  "$PYTHON" -m datasets.synthetic --design large --out "$DATAROOT" >&2
-fi
-# Validation scores 32 generated videos per class with the demo classifier when it exists (the
-# learning curve, <log_dir>/Demo/learning_curve.png, then has accuracy, IS and Fréchet panels).
-classifier="$EXP_ROOT/classifiers/checkpoints/Demo/best.pth"
-scoring=()
-if [ -f "$classifier" ]; then
-  scoring=(--val_classifier "$classifier")
-else
-  echo "no demo classifier at $classifier (bashes/classifier/Demo_train.bash makes it): validation losses only" >&2
-fi
+demo_data_and_scoring
 # Measured choices (README, "The demo"): the `large` synthetic design (24 px shapes over plain
 # gradients); `--use_bn` (an option of the published code, off in its launchers: without it, the fused
 # frames of this reduced model lose the object within a few hundred motion steps); lr 1e-3 for all six
@@ -32,4 +20,4 @@ exec "$PYTHON" "$ROOT/train.py" --dataset synthetic --dataroot "$DATAROOT" --exp
   --c_kl_iter_end 1 \
   --cont_ratio_start 0.5 --cont_ratio_end 0.5 --cont_ratio_iter_start 0 --cont_ratio_iter_end 1 \
   --motion_ratio_start 0.2 --motion_ratio_end 0.2 --motion_ratio_iter_start 0 --motion_ratio_iter_end 1 \
-  ${scoring[@]+"${scoring[@]}"} "$@"
+  ${DEMO_SCORING[@]+"${DEMO_SCORING[@]}"} "$@"

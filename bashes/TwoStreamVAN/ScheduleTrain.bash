@@ -8,7 +8,6 @@
 # Usage: [DATAROOT=...] [EXP_ROOT=...] [SCHEDULE_SCALE=1000] [SCHEDULE_PRETRAIN=2000]
 #        bash bashes/TwoStreamVAN/ScheduleTrain.bash [--resume] [more train.py options]
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.bash"
-DATAROOT="${DATAROOT:-$ROOT/data/synthetic_large}"
 SCALE="${SCHEDULE_SCALE:-1000}"
 if ! [[ "$SCALE" =~ ^[1-9][0-9]*$ ]] || [ "$SCALE" -gt 150000 ]; then
   echo "ScheduleTrain.bash: SCHEDULE_SCALE must be an integer from 1 to 150000 (got '$SCALE')" >&2; exit 2
@@ -17,16 +16,7 @@ PRETRAIN="${SCHEDULE_PRETRAIN:-2000}"   # not a published window: the demo's mea
 if ! [[ "$PRETRAIN" =~ ^[0-9]+$ ]]; then
   echo "ScheduleTrain.bash: SCHEDULE_PRETRAIN must be a non-negative integer (got '$PRETRAIN')" >&2; exit 2
 fi
-if [ ! -f "$DATAROOT/synthetic.json" ]; then
-  "$PYTHON" -m datasets.synthetic --design large --out "$DATAROOT" >&2
-fi
-classifier="$EXP_ROOT/classifiers/checkpoints/Demo/best.pth"
-scoring=()
-if [ -f "$classifier" ]; then
-  scoring=(--val_classifier "$classifier")
-else
-  echo "no demo classifier at $classifier (bashes/classifier/Demo_train.bash makes it): validation losses only" >&2
-fi
+demo_data_and_scoring
 window() { echo $(( $1 / SCALE > 0 ? $1 / SCALE : 1 )); }
 MIXED=$(window 500000)                 # MUG's 500 000 iterations
 VAL=$(( MIXED / 10 > 0 ? MIXED / 10 : 1 ))
@@ -42,4 +32,4 @@ exec "$PYTHON" "$ROOT/train.py" --dataset synthetic --dataroot "$DATAROOT" --exp
   --vid_m_kl_start 1000 --vid_m_kl_end 5000 --video_iter_start "$(window 150000)" --video_iter_end "$(window 400000)" \
   --cont_ratio_start 0.4 --cont_ratio_end 0.4 --cont_ratio_iter_start 0 --cont_ratio_iter_end "$(window 200000)" \
   --motion_ratio_start 0.1 --motion_ratio_end 0.9 --motion_ratio_iter_start 0 --motion_ratio_iter_end "$(window 150000)" \
-  ${scoring[@]+"${scoring[@]}"} "$@"
+  ${DEMO_SCORING[@]+"${DEMO_SCORING[@]}"} "$@"

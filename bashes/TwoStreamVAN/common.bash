@@ -55,3 +55,21 @@ run_eval() {  # run_eval <dataset flags...> -- <user args...>
   fi
   exec "$PYTHON" "$ROOT/eval.py" "${LOCATIONS[@]}" "${args[@]}" ${scoring[@]+"${scoring[@]}"} "$@"
 }
+
+demo_data_and_scoring() {  # DemoTrain.bash and ScheduleTrain.bash: the synthetic data and validation scoring
+  # DATAROOT defaults to <repo>/data/synthetic_large, made (the `large` design) when missing. DEMO_SCORING
+  # is `--val_classifier <demo classifier>` when bashes/classifier/Demo_train.bash has written it (each
+  # validation then scores 32 generated videos per class and the learning curve gets its accuracy, IS and
+  # Fréchet panels), else empty, and one line says so.
+  DATAROOT="${DATAROOT:-$ROOT/data/synthetic_large}"
+  if [ ! -f "$DATAROOT/synthetic.json" ]; then
+    "$PYTHON" -m datasets.synthetic --design large --out "$DATAROOT" >&2
+  fi
+  local classifier="$EXP_ROOT/classifiers/checkpoints/Demo/best.pth"
+  DEMO_SCORING=()
+  if [ -f "$classifier" ]; then
+    DEMO_SCORING=(--val_classifier "$classifier")
+  else
+    echo "no demo classifier at $classifier (bashes/classifier/Demo_train.bash makes it): validation losses only" >&2
+  fi
+}
