@@ -409,7 +409,7 @@ def demo_train_args(launcher=ROOT / "bashes" / "TwoStreamVAN" / "DemoTrain.bash"
     for word in words[next(i for i, w in enumerate(words) if w.endswith("train.py")) + 1:]:
         if word == "$DATAROOT":
             args.append(str(dataroot))
-        elif word in ("${LOCATIONS[@]}", "$@", "${scoring[@]+${scoring[@]}}"):
+        elif word in ("${LOCATIONS[@]}", "$@", "${DEMO_SCORING[@]+${DEMO_SCORING[@]}}"):
             continue   # locations and validation scoring are the GPU check's own (no demo classifier there)
         elif "$" in word:
             raise ValueError(f"{launcher}: cannot resolve {word!r} outside the shell")
