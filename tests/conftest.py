@@ -28,3 +28,23 @@ def random_batch(batch_size=2, num_categories=3, frames=10, seed=0):
     images = torch.rand(batch_size, 3, frames, 64, 64, generator=g) * 2 - 1
     labels = torch.arange(batch_size) % num_categories
     return Batch(images, labels, one_hot(labels, num_categories))
+
+
+def synthetic_checkpoint(tmp_path, train_args, iteration):
+    """A training checkpoint of untrained networks on tiny synthetic data (`large` design, 5 videos per
+    class, 12 frames) under `tmp_path`, configured by `train_args`; returns its path."""
+    from datasets import synthetic
+    from models import TwoStreamNetworks
+    from utils.checkpoint import save_checkpoint
+    from utils.optimization import build_optimizers
+    from utils.options import parse_train_options
+    root = tmp_path / "data"
+    synthetic.generate(str(root), seed=0, videos_per_class=5, n_frames=12, design="large")
+    config = parse_train_options(["--dataset", "synthetic", "--dataroot", str(root), *train_args,
+                                  "--checkpoint_dir", str(tmp_path / "ck")])
+    nets = TwoStreamNetworks.from_config(config, len(synthetic.CLASSES))
+    optimizers = build_optimizers(nets.parameter_groups(), lr=config["lr"])
+    path = str(tmp_path / f"{iteration}.pth")
+    save_checkpoint(path, {"iteration": iteration, "networks": nets.state_dict(), "config": config,
+                           "optimizers": {n: o.state_dict() for n, o in optimizers.items()}})
+    return path

@@ -5,12 +5,9 @@ import math
 import pytest
 import torch
 
+from conftest import synthetic_checkpoint
 from datasets import synthetic
-from models import TwoStreamNetworks
 from utils import motion_probe
-from utils.checkpoint import save_checkpoint
-from utils.optimization import build_optimizers
-from utils.options import parse_train_options
 
 SMALL = ["--cont_dim", "16", "--motion_dim", "8", "--gf_dim", "4", "--image_ndf", "4", "--video_ndf", "4",
          "--batch_size", "2", "--joint", "--threads", "1"]
@@ -59,16 +56,7 @@ def test_class_spread_is_zero_when_the_label_changes_nothing():
 
 @pytest.fixture
 def checkpoint(tmp_path):
-    root = tmp_path / "data"
-    synthetic.generate(str(root), seed=0, videos_per_class=5, n_frames=12, design="large")
-    config = parse_train_options(["--dataset", "synthetic", "--dataroot", str(root), *SMALL,
-                                  "--checkpoint_dir", str(tmp_path / "ck")])
-    nets = TwoStreamNetworks.from_config(config, len(synthetic.CLASSES))
-    optimizers = build_optimizers(nets.parameter_groups(), lr=config["lr"])
-    path = str(tmp_path / "7.pth")
-    save_checkpoint(path, {"iteration": 7, "networks": nets.state_dict(), "config": config,
-                           "optimizers": {n: o.state_dict() for n, o in optimizers.items()}})
-    return path
+    return synthetic_checkpoint(tmp_path, SMALL, 7)
 
 
 def test_probe_reports_the_measurements_and_a_fit(checkpoint, tmp_path, capsys):

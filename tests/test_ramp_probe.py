@@ -4,12 +4,8 @@ import json
 import pytest
 import torch
 
-from datasets import synthetic
-from models import TwoStreamNetworks
+from conftest import synthetic_checkpoint
 from utils import ramp_probe
-from utils.checkpoint import save_checkpoint
-from utils.optimization import build_optimizers
-from utils.options import parse_train_options
 
 SMALL = ["--cont_dim", "16", "--motion_dim", "8", "--gf_dim", "4", "--image_ndf", "4", "--video_ndf", "4",
          "--batch_size", "2", "--joint", "--threads", "1", "--vid_m_kl_start", "3", "--vid_m_kl_end", "9",
@@ -44,15 +40,7 @@ def test_frame_statistics_per_frame():
 
 
 def test_a_probe_records_every_step_from_a_checkpoint(tmp_path, capsys):
-    root = tmp_path / "data"
-    synthetic.generate(str(root), seed=0, videos_per_class=5, n_frames=12, design="large")
-    config = parse_train_options(["--dataset", "synthetic", "--dataroot", str(root), *SMALL,
-                                  "--checkpoint_dir", str(tmp_path / "ck")])
-    nets = TwoStreamNetworks.from_config(config, len(synthetic.CLASSES))
-    optimizers = build_optimizers(nets.parameter_groups(), lr=config["lr"])
-    path = str(tmp_path / "15.pth")
-    save_checkpoint(path, {"iteration": 15, "networks": nets.state_dict(), "config": config,
-                           "optimizers": {n: o.state_dict() for n, o in optimizers.items()}})
+    path = synthetic_checkpoint(tmp_path, SMALL, 15)
     out = tmp_path / "ramp.jsonl"
     assert ramp_probe.main([path, "--ramp", "2", "--steps", "3", "--out", str(out), "--threads", "1"]) == 0
     printed = capsys.readouterr().out.splitlines()
