@@ -19,6 +19,7 @@ import torch
 
 from datasets import DatasetError
 from utils.cli import check_writable, run_command
+from utils.host_memory import configure_host_memory
 from utils.options import RUN_DATA_OPTIONS, OptionError, parse_eval_options
 
 
@@ -87,6 +88,7 @@ def run(config):
         check_writable(config["log_dir_run"], "log_dir")
     if config["threads"]:
         torch.set_num_threads(config["threads"])
+    configure_host_memory(config["host_memory"])
     test_set = None
     if config["protocol"] in ("conditional", "both") or config["classifier"]:
         test_set = build_split(config, "test", trained["video_length"], trained["image_size"])

@@ -128,9 +128,12 @@ class StepRunner:
 
 
 def run_benchmark(dataset="MUG", batch_size=16, device="cpu", threads=2, implementation="fast", repeats=3,
-                  amp="off", reduced=False, generate_videos=32, generate_frames=12, flops=True):
+                  amp="off", reduced=False, generate_videos=32, generate_frames=12, flops=True,
+                  host_memory="retain"):
     """Time the tasks and generation; returns the dict printed as the JSON line."""
     from models import sample_videos
+    from utils.host_memory import configure_host_memory
+    retained = configure_host_memory(host_memory)
     device = torch.device(device)
     if implementation == "reference":   # the slicing SepConv differentiated by autograd
         import os
@@ -144,7 +147,8 @@ def run_benchmark(dataset="MUG", batch_size=16, device="cpu", threads=2, impleme
     runner = StepRunner(config, batch_size, device, implementation, amp)
     result = {"config": dataset + (" (reduced)" if reduced else ""), "implementation": implementation,
               "batch_size": batch_size, "threads": torch.get_num_threads(), "device": _device_name(device),
-              "amp": amp, "torch": torch.__version__}
+              "amp": amp, "host_memory": host_memory if retained or host_memory == "release" else "retain unavailable (not glibc)",
+              "torch": torch.__version__}
     frames = config["video_length"]
     # video first: the first two video steps of a process are slow (allocator, oneDNN primitive caches)
     for _ in range(2):
@@ -231,6 +235,8 @@ def parse_args(argv):
     p.add_argument("--repeats", type=int, default=3, help="timed warm steps per measurement (median)")
     p.add_argument("--reduced", action="store_true", help="a tiny model (for tests), not a launcher's")
     p.add_argument("--no_flops", action="store_true", help="skip the FLOP counts")
+    p.add_argument("--host_memory", default="retain", choices=["retain", "release"],
+                   help="as train.py's --host_memory (release: malloc's defaults, for A/B comparisons)")
     args = p.parse_args(argv)
     if args.batch_size < 1 or args.repeats < 1 or args.threads < 0:
         p.error("--batch_size and --repeats must be positive, --threads non-negative")
@@ -243,7 +249,8 @@ def main(argv=None):
     """Parse, run, print the JSON line."""
     args = parse_args(argv)
     result = run_benchmark(args.dataset, args.batch_size, args.device, args.threads, args.implementation,
-                           args.repeats, args.amp, args.reduced, flops=not args.no_flops)
+                           args.repeats, args.amp, args.reduced, flops=not args.no_flops,
+                           host_memory=args.host_memory)
     print(json.dumps(result), flush=True)
 
 

@@ -54,6 +54,9 @@ def _base_parser(description):
     exp.add_argument("--seed", type=int, default=0, help="seed of Python, NumPy and torch RNGs")
     exp.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
     exp.add_argument("--which_iter", default="latest", help="checkpoint to load: 'latest' or an iteration")
+    exp.add_argument("--host_memory", default="retain", choices=["retain", "release"],
+                     help="retain: malloc reuses freed CPU memory between steps instead of returning it to the "
+                          "kernel (glibc; faster steps, utils/SPEED.md item 9); release: malloc's defaults")
     return p
 
 

@@ -25,6 +25,7 @@ from utils.checkpoint import SUFFIX, TMP_PREFIX, TMP_SUFFIX, CheckpointError, ch
     load_checkpoint, prune_checkpoints, save_checkpoint
 from utils.data_stream import EpochBatchStream, validation_batches
 from utils.divergence import nonfinite_cause
+from utils.host_memory import configure_host_memory
 from utils.learning_curves import LearningCurve
 from utils.logger import RunLogger
 from utils.optimization import LEARNING_RATE, build_optimizers, update_step
@@ -327,6 +328,7 @@ def training_loop(config, train_set, test_set, sync=None):
     main = sync is None or sync.is_main   # only rank 0 writes files, logs and the progress bar
     if config["threads"]:
         torch.set_num_threads(config["threads"])
+    retained = configure_host_memory(config.get("host_memory", "retain"))
     configure_precision(config, device)
     seed_everything(config["seed"])
     num_categories = len(train_set.classes)
@@ -361,6 +363,8 @@ def training_loop(config, train_set, test_set, sync=None):
     logger.line(f"{'resuming' if config['resume'] else 'starting'} {config['exp_name']} at iteration {iteration} "
                 f"on {device}{processes}: {len(train_set)} training clips, {len(test_set)} test clips, "
                 f"{num_categories} classes")
+    if config.get("host_memory", "retain") == "retain" and not retained:
+        logger.line("--host_memory retain: not glibc, malloc's own settings are kept")
     curve = LearningCurve(log_dir, num_categories, iteration, logger.line) if main else None
     if unfinished:
         logger.line(f"removed {len(unfinished)} unfinished checkpoint file(s) of an interrupted save: "
