@@ -76,6 +76,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2, help="eval.py --threads")
     p.add_argument("--workdir", default=None, help="where data, run and outputs go (default: a temporary folder)")
     p.add_argument("--classifier", default=None, help="a trained classifier checkpoint (default: untrained, ndf 8)")
+    p.add_argument("--host_memory", default="retain", choices=["retain", "release"], help="eval.py --host_memory")
     args = p.parse_args(argv)
     workdir = args.workdir or tempfile.mkdtemp(prefix="eval_memory_")
     data, where, classifier = prepare(workdir, args.threads)
@@ -85,7 +86,7 @@ def main(argv=None):
         peaks[n] = peak_rss_mb([sys.executable, os.path.join(REPO, "eval.py"), "--dataset", "synthetic",
                                 "--dataroot", data, "--exp_name", "Demo", *where, "--protocol", "unconditional",
                                 "--num_per_class", str(n), "--eval_batch", str(args.eval_batch), "--classifier",
-                                classifier, "--threads", str(args.threads)])
+                                classifier, "--threads", str(args.threads), "--host_memory", args.host_memory])
         print(f"eval.py, {4 * n} videos: peak resident memory {peaks[n]:.0f} MB", flush=True)
     small, large = args.num_per_class, args.factor * args.num_per_class
     per_video = max(peaks[large] - peaks[small], 0.0) / (4 * (large - small))
