@@ -70,3 +70,19 @@ def test_option_default_and_bad_value():
     assert parse_train_options(["--dataset", "synthetic", "--dataroot", "x"])["host_memory"] == "retain"
     with pytest.raises(OptionError, match="--host_memory"):
         parse_train_options(["--dataset", "synthetic", "--dataroot", "x", "--host_memory", "keep"])
+
+
+@pytest.mark.skipif(not GLIBC, reason="the comparison switches glibc's malloc settings")
+def test_benchmark_comparison_reports_both_modes():
+    from utils.benchmark import host_memory_comparison
+    result = host_memory_comparison("content", 2, reduced=True, batch_size=2, threads=1)
+    assert result["pairs"] == 2
+    for mode in ("default", "retain"):
+        assert result[f"{mode}_s"] > 0 and result[f"{mode}_faults"] >= 0 and result[f"{mode}_kernel_s"] >= 0
+    assert result["ratio_of_medians"] == pytest.approx(result["retain_s"] / result["default_s"], rel=1e-3)
+
+
+def test_benchmark_comparison_rejects_bad_pairs():
+    from utils.benchmark import parse_args
+    with pytest.raises(SystemExit):
+        parse_args(["--compare_host_memory", "frame", "--pairs", "0"])

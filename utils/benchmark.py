@@ -11,6 +11,8 @@ Costs are in units of the published structure's FLOP counts (issue 6):
 
 `--implementation reference` times the straightforward implementation that
 `utils.reference_tasks` keeps (the correctness reference of the fast one).
+`--compare_host_memory TASK` instead times `--host_memory retain` against glibc's default in one
+process, step pairs alternating (utils/SPEED.md item 9).
 """
 import argparse
 import json
@@ -190,6 +192,42 @@ MUG_SCHEDULE = ["--dataset", "MUG", "--dry_run", "--total_iters", "500000", "--p
                 "--motion_ratio_end", "0.9", "--motion_ratio_iter_start", "0", "--motion_ratio_iter_end", "150000"]
 
 
+def host_memory_comparison(task, pairs, epsilon=1.0, dataset="MUG", batch_size=16, threads=2, reduced=False):
+    """In-process A/B of `--host_memory` on one task (glibc only): before each timed step malloc is set
+    to glibc's settled default or to `retain` (alternating which comes first), then one untimed step.
+
+    Returns a dict: each mode's median seconds, minor page faults and kernel CPU seconds per step,
+    the ratio of the medians and the median of the per-pair ratios (retain / default).
+    """
+    import resource
+    from utils.host_memory import GLIBC_SETTLED, RETAIN, set_malloc
+    if threads:
+        torch.set_num_threads(threads)
+    config = model_config(dataset, reduced)
+    runner = StepRunner(config, batch_size, torch.device("cpu"), "fast")
+    draws = FixedDraws(0 if task == "video" else 3)
+    set_malloc(GLIBC_SETTLED)
+    for _ in range(2):
+        runner.step(task, draws, epsilon)
+    times, faults, kernel = {"default": [], "retain": []}, {"default": 0, "retain": 0}, {"default": 0.0, "retain": 0.0}
+    for i in range(pairs):
+        for mode in (("default", "retain") if i % 2 == 0 else ("retain", "default")):
+            set_malloc(RETAIN if mode == "retain" else GLIBC_SETTLED)
+            runner.step(task, draws, epsilon)
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            times[mode].append(runner.timed(task, draws, epsilon))
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            faults[mode] += after.ru_minflt - before.ru_minflt
+            kernel[mode] += after.ru_stime - before.ru_stime
+    result = {"task": task, "epsilon": epsilon, "pairs": pairs}
+    for mode in times:
+        result.update({f"{mode}_s": statistics.median(times[mode]), f"{mode}_faults": faults[mode] / pairs,
+                       f"{mode}_kernel_s": kernel[mode] / pairs})
+    result["ratio_of_medians"] = result["retain_s"] / result["default_s"]
+    result["median_pair_ratio"] = statistics.median(r / d for d, r in zip(times["default"], times["retain"]))
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}
+
+
 def schedule_projection(result, every=1000):
     """Mean step and hours for the MUG launcher's 500 000 iterations from the per-task times.
 
@@ -237,7 +275,17 @@ def parse_args(argv):
     p.add_argument("--no_flops", action="store_true", help="skip the FLOP counts")
     p.add_argument("--host_memory", default="retain", choices=["retain", "release"],
                    help="as train.py's --host_memory (release: malloc's defaults, for A/B comparisons)")
+    p.add_argument("--compare_host_memory", default=None, metavar="TASK", choices=["content", "frame", "video"],
+                   help="instead: in-process A/B of glibc's settled default vs retain on TASK (CPU, glibc)")
+    p.add_argument("--pairs", type=int, default=8, help="--compare_host_memory: timed pairs")
+    p.add_argument("--epsilon", type=float, default=1.0, help="--compare_host_memory video: ε of the steps")
     args = p.parse_args(argv)
+    if args.compare_host_memory:
+        import platform
+        if args.device != "cpu" or platform.libc_ver()[0] != "glibc":
+            p.error("--compare_host_memory needs --device cpu and glibc")
+        if args.pairs < 1 or not 0.0 <= args.epsilon <= 1.0:
+            p.error("--pairs must be positive and --epsilon within [0, 1]")
     if args.batch_size < 1 or args.repeats < 1 or args.threads < 0:
         p.error("--batch_size and --repeats must be positive, --threads non-negative")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
@@ -248,6 +296,10 @@ def parse_args(argv):
 def main(argv=None):
     """Parse, run, print the JSON line."""
     args = parse_args(argv)
+    if args.compare_host_memory:
+        print(json.dumps(host_memory_comparison(args.compare_host_memory, args.pairs, args.epsilon, args.dataset,
+                                                args.batch_size, args.threads, args.reduced)), flush=True)
+        return 0
     result = run_benchmark(args.dataset, args.batch_size, args.device, args.threads, args.implementation,
                            args.repeats, args.amp, args.reduced, flops=not args.no_flops,
                            host_memory=args.host_memory)

@@ -14,10 +14,20 @@ size stays bounded by the step's peak plus that threshold. Arithmetic is unaffec
 import ctypes
 import platform
 
-M_TRIM_THRESHOLD = -1
-M_MMAP_MAX = -4
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4
 TRIM_THRESHOLD = 1 << 30
 MODES = ("retain", "release")
+# mallopt settings: `retain`, and glibc's default as it settles in a training process (the dynamic
+# mmap threshold grown to its 32 MiB cap, the trim threshold at twice that), which a process can set
+# again after `retain` (the benchmark's in-process comparison; the dynamic default cannot be restored)
+RETAIN = {M_MMAP_MAX: 0, M_TRIM_THRESHOLD: TRIM_THRESHOLD}
+GLIBC_SETTLED = {M_MMAP_MAX: 65536, M_MMAP_THRESHOLD: 32 << 20, M_TRIM_THRESHOLD: 64 << 20}
+
+
+def set_malloc(settings):
+    """`mallopt` each `{parameter: value}` of `settings` (glibc only); True when every call succeeded."""
+    libc = ctypes.CDLL(None)
+    return all([bool(libc.mallopt(parameter, value)) for parameter, value in settings.items()])
 
 
 def configure_host_memory(mode):
@@ -32,5 +42,4 @@ def configure_host_memory(mode):
         raise ValueError(f"--host_memory must be one of {', '.join(MODES)}, got {mode!r}")
     if mode == "release" or platform.libc_ver()[0] != "glibc":
         return False
-    libc = ctypes.CDLL(None)
-    return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    return set_malloc(RETAIN)
