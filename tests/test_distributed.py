@@ -272,6 +272,7 @@ def test_torchrun_two_processes_only_rank_0_writes_and_resume_continues(tmp_path
     log = (logs / "log.txt").read_text()
     assert log.count("starting tr at iteration 0") == 1 and "x 2 processes (2 clips each" in log
     assert log.count("it 4/4") == 1 and log.count("val 4 content") == 1
+    assert "--host_memory retain: not applied under torchrun" in log
     saved = torch.load(ckpt / "latest.pth", weights_only=True)
     assert saved["iteration"] == 4 and len(saved["rng_ranks"]) == 2
     last = [torch.load(tmp_path / "out" / f"last_rank{r}.pt", weights_only=True) for r in (0, 1)]

@@ -328,7 +328,9 @@ def training_loop(config, train_set, test_set, sync=None):
     main = sync is None or sync.is_main   # only rank 0 writes files, logs and the progress bar
     if config["threads"]:
         torch.set_num_threads(config["threads"])
-    retained = configure_host_memory(config.get("host_memory", "retain"))
+    # under torchrun the ranks keep malloc's defaults: with `retain` a rank aborted at exit (SIGABRT,
+    # "terminate called without an active exception") in each of two full test runs (README, Speed)
+    retained = configure_host_memory(config.get("host_memory", "retain")) if sync is None else False
     configure_precision(config, device)
     seed_everything(config["seed"])
     num_categories = len(train_set.classes)
@@ -364,7 +366,8 @@ def training_loop(config, train_set, test_set, sync=None):
                 f"on {device}{processes}: {len(train_set)} training clips, {len(test_set)} test clips, "
                 f"{num_categories} classes")
     if config.get("host_memory", "retain") == "retain" and not retained:
-        logger.line("--host_memory retain: not glibc, malloc's own settings are kept")
+        logger.line("--host_memory retain: " + ("not applied under torchrun" if sync is not None else "not glibc")
+                    + ", malloc's own settings are kept")
     curve = LearningCurve(log_dir, num_categories, iteration, logger.line) if main else None
     if unfinished:
         logger.line(f"removed {len(unfinished)} unfinished checkpoint file(s) of an interrupted save: "
