@@ -175,3 +175,36 @@ def test_grad_clip_option_is_validated_and_must_match_on_resume():
     for bad in ("-1", "nan", "inf"):
         with pytest.raises(OptionError, match="--grad_clip must be a finite norm >= 0"):
             parse_train_options(["--dataset", "synthetic", "--dataroot", "x", "--grad_clip", bad])
+
+
+def test_group_lr_gives_named_groups_their_rate_and_the_rest_lr():
+    from models import GROUPS
+    from utils.optimization import parse_group_lr
+    nets = TwoStreamNetworks(3, joint=True, **SMALL)
+    rates = parse_group_lr("motion_decoder=1e-2, video_discriminator=5e-4", GROUPS)
+    assert rates == {"motion_decoder": 1e-2, "video_discriminator": 5e-4}
+    optimizers = build_optimizers(nets.parameter_groups(), lr=1e-3, group_lr=rates)
+    got = {name: {g["lr"] for g in opt.param_groups} for name, opt in optimizers.items()}
+    assert got == {name: {rates.get(name, 1e-3)} for name in GROUPS}
+    # one Adam step moves each weight by about its group's rate (first step: |update| = lr for a non-zero gradient)
+    groups = nets.parameter_groups()
+    before = {name: [p.detach().clone() for p in groups[name]] for name in ("motion_decoder", "motion_encoder")}
+    for name in before:
+        for p in groups[name]:
+            p.grad = torch.ones_like(p)
+        optimizers[name].step()
+        moved = max(float((p - q).abs().max()) for p, q in zip(groups[name], before[name]))
+        assert moved == pytest.approx(rates.get(name, 1e-3), rel=0.05)   # weight decay adds 1e-5·|w|
+
+
+@pytest.mark.parametrize("text,message", [
+    ("speed=1e-3", "is not NAME=LR"), ("motion_decoder", "is not NAME=LR"), ("motion_decoder=0", "positive"),
+    ("motion_decoder=-1e-3", "positive"), ("motion_decoder=fast", "positive"), ("motion_decoder=nan", "positive"),
+    ("motion_decoder=1e-3,motion_decoder=2e-3", "given twice")])
+def test_group_lr_option_errors_are_one_line_and_resume_must_match(text, message):
+    from utils.options import RESUME_OPTIONS, OptionError, parse_train_options
+    base = ["--dataset", "synthetic", "--dataroot", "x"]
+    assert parse_train_options(base)["group_lr"] == {} and "group_lr" in RESUME_OPTIONS
+    with pytest.raises(OptionError, match=f"--group_lr: .*{message}") as error:
+        parse_train_options(base + ["--group_lr", text])
+    assert "\n" not in str(error.value)

@@ -88,6 +88,14 @@ def test_resume_refuses_changed_model_options(tmp_path, synthetic_root):
     assert forced.returncode == 0, forced.stderr[-2000:]
     lrs = {g["lr"] for o in torch.load(latest, weights_only=True)["optimizers"].values() for g in o["param_groups"]}
     assert lrs == {1e-3}
+    per_group = common + ["--lr", "1e-3", "--group_lr", "motion_decoder=5e-3"]
+    refused = run(per_group + ["--total_iters", "3", "--resume"])
+    assert refused.returncode == 2 and "--group_lr {} (now {'motion_decoder': 0.005})" in refused.stderr
+    forced = run(per_group + ["--total_iters", "3", "--resume", "--force_resume_config"])
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    lrs = {name: {g["lr"] for g in o["param_groups"]}
+           for name, o in torch.load(latest, weights_only=True)["optimizers"].items()}
+    assert lrs == {name: {5e-3 if name == "motion_decoder" else 1e-3} for name in lrs} and len(lrs) == 6
 
 
 @pytest.mark.parametrize("dataset,expected", [("MUG", (6, 37)), ("Weizmann", (10, 37)), ("SynAction", (20, 1))])

@@ -27,11 +27,11 @@ import torch
 
 from datasets import build_dataset
 from datasets.errors import DatasetError
-from models import TwoStreamNetworks
+from models import GROUPS, TwoStreamNetworks
 from models.blocks import one_hot
 from models.generator import sample_videos
 from utils.motion_direction import direction_accuracy
-from utils.optimization import build_optimizers
+from utils.optimization import build_optimizers, parse_group_lr
 from utils.tasks import Batch
 from utils.training_loop import train_step
 
@@ -115,11 +115,16 @@ def main(argv=None):
                           ("c_img_dis", 10.0), ("epsilon", 1.0), ("pred_scale_feat", 100.0),
                           ("video_scale_feat", 100.0)):
         p.add_argument(f"--{name}", type=float, default=default)
+    p.add_argument("--group_lr", default="", help="NAME=LR,...: other learning rates for named groups (as train.py)")
     p.add_argument("--use_bn", action="store_true")
     p.add_argument("--no_mask", action="store_true")
     args = p.parse_args(argv)
     try:
         phases = parse_phases(args.phases)
+        try:
+            group_lr = parse_group_lr(args.group_lr, GROUPS)
+        except ValueError as error:
+            raise ValueError(f"--group_lr: {error}") from None
         train_set = build_dataset("synthetic", args.dataroot, "train", crop=True)
         test_set = build_dataset("synthetic", args.dataroot, "test", crop=False)
     except (ValueError, DatasetError) as error:
@@ -133,7 +138,7 @@ def main(argv=None):
                              image_ndf=args.ndf, video_ndf=args.ndf, joint=True, use_bn=args.use_bn,
                              no_mask=args.no_mask)
     groups = nets.parameter_groups()
-    optimizers = build_optimizers(groups, lr=args.lr)
+    optimizers = build_optimizers(groups, lr=args.lr, group_lr=group_lr)
     loader = torch.utils.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True)
     test_item = next(iter(torch.utils.data.DataLoader(test_set, batch_size=len(test_set), shuffle=False)))
     test_batch = Batch.from_loader(test_item, nc, torch.device("cpu"))

@@ -216,7 +216,7 @@ def main(argv=None):
     p.add_argument("--fit_steps", type=int, default=0, help="train copies of the kernel generator alone (0: no fit)")
     p.add_argument("--fit_source", choices=("recon", "frame"), default="recon",
                    help="what the fit moves: the content reconstruction of x_{t-1} or x_{t-1} itself")
-    p.add_argument("--fit_lr", type=float, default=None, help="the fit's learning rate (default: the run's --lr)")
+    p.add_argument("--fit_lr", type=float, default=None, help="the fit's learning rate (default: the run's motion decoder rate)")
     p.add_argument("--out", default=None, help="JSON report")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
     p.add_argument("--seed", type=int, default=0)
@@ -268,7 +268,7 @@ def main(argv=None):
             while True:
                 for item in train_loader:
                     yield Batch.from_loader(item, nc, torch.device("cpu"))
-        lr = args.fit_lr or config.get("lr", 2e-4)
+        lr = args.fit_lr or (config.get("group_lr") or {}).get("motion_decoder", config.get("lr", 2e-4))
         print(f"fit: {args.fit_steps} steps moving the {args.fit_source} of x_(t-1) at scale {kern['finest_scale']}, lr {lr:g}")
         history, modules = fit_kernels(g, stream(), args.fit_steps, args.fit_source, lr, lambda s: print(s, flush=True))
         fitted = kernel_classes(g, batch, unit.float(), classes, modules)

@@ -10,6 +10,9 @@ import os
 import re
 from pathlib import Path
 
+from models.networks import GROUPS
+from utils.optimization import parse_group_lr
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -112,6 +115,9 @@ def _add_training_options(p):
     t.add_argument("--motion_ratio_iter_start", type=int, default=0)
     t.add_argument("--motion_ratio_iter_end", type=int, default=150000)
     t.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of all six groups (published 2e-4)")
+    t.add_argument("--group_lr", default="",
+                   help="NAME=LR[,NAME=LR...]: other learning rates for named groups (content_encoder, content_decoder, "
+                        "motion_encoder, motion_decoder, image_discriminator, video_discriminator); the rest keep --lr")
     t.add_argument("--detach_feedback", action="store_true",
                    help="free-running steps (ε < 1) read their own earlier frames without gradient (off, as published; "
                         "README, 'Deliberate deviations')")
@@ -205,6 +211,11 @@ def _validate_rest(c):
                      "cont_ratio_iter_end", "motion_ratio_iter_start", "motion_ratio_iter_end"):
             _check(c[name] >= 0, name, "non-negative", c[name])
         _check(c["lr"] > 0, "lr", "a positive learning rate", c["lr"])
+        if isinstance(c["group_lr"], str):
+            try:
+                c["group_lr"] = parse_group_lr(c["group_lr"], GROUPS)
+            except ValueError as error:
+                raise OptionError(f"--group_lr: {error}") from None
         _check(0 <= c["grad_clip"] < float("inf"), "grad_clip", "a finite norm >= 0 (0: off)", c["grad_clip"])
         for name in ("c_kl_start", "c_kl_end", "c_img_dis", "img_m_kl", "vid_m_kl_start", "vid_m_kl_end",
                      "xp_vs_xtilde", "pred_scale_feat", "video_scale_feat"):
@@ -297,7 +308,7 @@ MODEL_OPTIONS = ("dataset", "n_channels", "image_size", "video_length", "cont_di
                  "use_bn", "no_mask", "joint", "ac_kernel", "kernel_layer", "image_ndf", "video_ndf")
 # Options that change the model or the schedules; a resume must agree on them.
 RESUME_OPTIONS = MODEL_OPTIONS + (
-    "identity_labels", "lr", "grad_clip", "detach_feedback", "pretrain_iters", "c_kl_iter_end", "video_iter_start", "video_iter_end", "c_kl_start", "c_kl_end", "vid_m_kl_start", "vid_m_kl_end", "cont_ratio_start",
+    "identity_labels", "lr", "group_lr", "grad_clip", "detach_feedback", "pretrain_iters", "c_kl_iter_end", "video_iter_start", "video_iter_end", "c_kl_start", "c_kl_end", "vid_m_kl_start", "vid_m_kl_end", "cont_ratio_start",
     "cont_ratio_end", "cont_ratio_iter_start", "cont_ratio_iter_end", "motion_ratio_start", "motion_ratio_end",
     "motion_ratio_iter_start", "motion_ratio_iter_end")
 

@@ -89,7 +89,7 @@ def load_run(path, dataroot=None):
     nets = TwoStreamNetworks.from_config(config, len(train_set.classes))
     nets.load_state_dict(state["networks"])
     groups = nets.parameter_groups()
-    optimizers = build_optimizers(groups, lr=config.get("lr", 2e-4))
+    optimizers = build_optimizers(groups, lr=config.get("lr", 2e-4), group_lr=config.get("group_lr"))
     for name, optimizer in optimizers.items():
         optimizer.load_state_dict(state["optimizers"][name])
     return config, state["iteration"], nets, groups, optimizers, train_set

@@ -28,7 +28,7 @@ from utils.divergence import nonfinite_cause
 from utils.host_memory import configure_host_memory
 from utils.learning_curves import LearningCurve
 from utils.logger import RunLogger
-from utils.optimization import LEARNING_RATE, build_optimizers, update_step
+from utils.optimization import LEARNING_RATE, build_optimizers, learning_rates, update_step
 from utils.options import RESUME_OPTIONS, OptionError, write_config
 from utils.rng import capture_rng_state, restore_rng_state, seed_everything
 from utils.schedules import Schedules
@@ -167,8 +167,8 @@ def resume_state(config, nets, optimizers, stream, window, classes, sync=None):
     # an option missing from an older checkpoint compares as off (False), e.g. --identity_labels,
     # or as its published value (--lr)
     def trained_value(key):
-        return state["config"].get(key, LEARNING_RATE if key == "lr" else False)
-    differing = [k for k in RESUME_OPTIONS if trained_value(k) != config.get(k, False)]
+        return state["config"].get(key, {"lr": LEARNING_RATE, "group_lr": {}}.get(key, False))
+    differing = [k for k in RESUME_OPTIONS if trained_value(k) != config.get(k, {} if k == "group_lr" else False)]
     if differing and not config.get("force_resume_config"):
         raise CheckpointError(f"--resume: {path} was trained with different options: "
                               + ", ".join(f"--{k} {state['config'].get(k)!r} (now {config.get(k)!r})" for k in differing))
@@ -178,10 +178,11 @@ def resume_state(config, nets, optimizers, stream, window, classes, sync=None):
                               f"the data in {config['dataroot']} has {', '.join(classes)}")
     try:
         nets.load_state_dict(state["networks"])
+        rates = learning_rates(optimizers, config.get("lr", LEARNING_RATE), config.get("group_lr"))
         for name, opt in optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
-            for group in opt.param_groups:   # the saved state carries the old --lr; the configured one wins
-                group["lr"] = config.get("lr", LEARNING_RATE)
+            for group in opt.param_groups:   # the saved state carries the old rates; the configured ones win
+                group["lr"] = rates[name]
     except (RuntimeError, ValueError, KeyError) as error:
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"--resume: {path} does not fit the configured model ({detail[:300]})") from None
@@ -336,7 +337,7 @@ def training_loop(config, train_set, test_set, sync=None):
     num_categories = len(train_set.classes)
     nets = TwoStreamNetworks.from_config(config, num_categories).to(device)
     groups = nets.parameter_groups()
-    optimizers = build_optimizers(groups, lr=config.get("lr", LEARNING_RATE))
+    optimizers = build_optimizers(groups, lr=config.get("lr", LEARNING_RATE), group_lr=config.get("group_lr"))
     stream = EpochBatchStream(train_set, config["batch_size"], config["seed"], config["num_workers"],
                               pin_memory=device.type == "cuda", rank=sync.rank if sync else 0,
                               world_size=sync.world_size if sync else 1)
