@@ -211,11 +211,10 @@ def _validate_rest(c):
                      "cont_ratio_iter_end", "motion_ratio_iter_start", "motion_ratio_iter_end"):
             _check(c[name] >= 0, name, "non-negative", c[name])
         _check(c["lr"] > 0, "lr", "a positive learning rate", c["lr"])
-        if isinstance(c["group_lr"], str):
-            try:
-                c["group_lr"] = parse_group_lr(c["group_lr"], GROUPS)
-            except ValueError as error:
-                raise OptionError(f"--group_lr: {error}") from None
+        try:
+            c["group_lr"] = parse_group_lr(c["group_lr"], GROUPS)
+        except ValueError as error:
+            raise OptionError(f"--group_lr: {error}") from None
         _check(0 <= c["grad_clip"] < float("inf"), "grad_clip", "a finite norm >= 0 (0: off)", c["grad_clip"])
         for name in ("c_kl_start", "c_kl_end", "c_img_dis", "img_m_kl", "vid_m_kl_start", "vid_m_kl_end",
                      "xp_vs_xtilde", "pred_scale_feat", "video_scale_feat"):

@@ -165,13 +165,13 @@ def resume_state(config, nets, optimizers, stream, window, classes, sync=None):
         if key not in state:
             raise CheckpointError(f"{path} is not a TwoStreamVAN training checkpoint (no {key!r})")
     # an option missing from an older checkpoint compares as off (False), e.g. --identity_labels,
-    # or as its published value (--lr)
-    def trained_value(key):
-        return state["config"].get(key, {"lr": LEARNING_RATE, "group_lr": {}}.get(key, False))
-    differing = [k for k in RESUME_OPTIONS if trained_value(k) != config.get(k, {} if k == "group_lr" else False)]
+    # or as its published value (--lr 2e-4, no --group_lr)
+    def value(options, key):
+        return options.get(key, {"lr": LEARNING_RATE, "group_lr": {}}.get(key, False))
+    differing = [k for k in RESUME_OPTIONS if value(state["config"], k) != value(config, k)]
     if differing and not config.get("force_resume_config"):
-        raise CheckpointError(f"--resume: {path} was trained with different options: "
-                              + ", ".join(f"--{k} {state['config'].get(k)!r} (now {config.get(k)!r})" for k in differing))
+        raise CheckpointError(f"--resume: {path} was trained with different options: " + ", ".join(
+            f"--{k} {value(state['config'], k)!r} (now {value(config, k)!r})" for k in differing))
     trained_classes = list(state.get("classes", classes))
     if trained_classes != list(classes):
         raise CheckpointError(f"--resume: {path} was trained on the classes {', '.join(trained_classes)}; "
