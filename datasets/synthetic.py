@@ -38,14 +38,10 @@ ACTORS = [
 ACTOR_NAMES = [a[0] for a in ACTORS]
 SIZE, SHAPE, SPEED, FRAMES, MARGIN = 64, 14, 2, 20, 1
 # Designs: shape side (px), speed (px per frame), background ("textured": the actor's pattern with a
-# random phase and per-pixel noise; "plain": the actor's two colours as a smooth vertical gradient),
-# start ("edge": anywhere the whole path fits, so a video starts on the side opposite to its
-# direction; "centre": in the central box from which every direction fits, the same for all
-# classes, so that no single frame of a clip's start tells its class), frames per video.
-DESIGNS = {"textured": dict(side=SHAPE, speed=SPEED, background="textured", start="edge", frames=FRAMES),
-           "plain": dict(side=18, speed=2, background="plain", start="edge", frames=FRAMES),
-           "large": dict(side=24, speed=2, background="plain", start="edge", frames=FRAMES),
-           "centre": dict(side=20, speed=2, background="plain", start="centre", frames=10)}
+# random phase and per-pixel noise; "plain": the actor's two colours as a smooth vertical gradient).
+DESIGNS = {"textured": dict(side=SHAPE, speed=SPEED, background="textured"),
+           "plain": dict(side=18, speed=2, background="plain"),
+           "large": dict(side=24, speed=2, background="plain")}
 
 
 def shape_masks(kind, side=SHAPE):
@@ -85,41 +81,28 @@ def background(pattern, colours, rng, size=SIZE, plain=False):
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
-def trajectory(action, n_frames, rng, size=SIZE, side=SHAPE, speed=SPEED, start="edge"):
-    """Top-left corners of the shape for `action` over `n_frames`; returns int array `[n_frames, 2]` (x, y).
-
-    start "edge": the first corner anywhere the path fits (so on the side opposite to the direction);
-    "centre": both coordinates of the first corner uniform in the box from which a path of any of
-    the four directions fits, whatever `action` is."""
+def trajectory(action, n_frames, rng, size=SIZE, side=SHAPE, speed=SPEED):
+    """Top-left corners of the shape for `action` over `n_frames`; returns int array `[n_frames, 2]` (x, y)."""
     travel = speed * (n_frames - 1)
     lo, hi = MARGIN, size - side - MARGIN - travel
-    if start == "centre":
-        lo = MARGIN + travel
     if hi < lo:
-        raise DatasetError(f"{n_frames} frames at {speed} px/frame do not fit a {size}px frame"
-                           + (" from its centre" if start == "centre" else ""))
+        raise DatasetError(f"{n_frames} frames at {speed} px/frame do not fit a {size}px frame")
     dx, dy = _STEP[action]
     along = int(rng.integers(lo, hi + 1))
-    if start == "centre":
-        across = int(rng.integers(lo, hi + 1))
-        start_along = along
-    else:
-        across = int(rng.integers(MARGIN, size - side - MARGIN + 1))
-        start_along = along if (dx + dy) > 0 else size - side - along
+    across = int(rng.integers(MARGIN, size - side - MARGIN + 1))
     steps = np.arange(n_frames) * speed
-    start = start_along
+    start = along if (dx + dy) > 0 else size - side - along
     pos = start + steps * (dx + dy)
     x = pos if dx else np.full(n_frames, across)
     y = pos if dy else np.full(n_frames, across)
     return np.stack([x, y], axis=1)
 
 
-def render_video(class_index, actor_index, rng, n_frames=None, design="textured"):
-    """One video of action `CLASSES[class_index]` by actor `ACTORS[actor_index]` in one of `DESIGNS`
-    (`n_frames` T, default the design's); returns uint8 `[T, 64, 64, 3]`."""
+def render_video(class_index, actor_index, rng, n_frames=FRAMES, design="textured"):
+    """One video of action `CLASSES[class_index]` by actor `ACTORS[actor_index]` in one of `DESIGNS`;
+    returns uint8 `[T, 64, 64, 3]`."""
     _, kind, body_col, accent_col, pattern, bg_cols = ACTORS[actor_index]
     d = DESIGNS[design]
-    n_frames = d["frames"] if n_frames is None else n_frames
     side = d["side"]
     bg = background(pattern, bg_cols, rng, plain=d["background"] == "plain")
     body, accent = shape_masks(kind, side)
@@ -128,8 +111,7 @@ def render_video(class_index, actor_index, rng, n_frames=None, design="textured"
     outline = body & ~inner
     dark = tuple(int(c * 0.35) for c in body_col)
     frames = np.repeat(bg[None], n_frames, axis=0)
-    for t, (x, y) in enumerate(trajectory(CLASSES[class_index], n_frames, rng, side=side, speed=d["speed"],
-                                             start=d["start"])):
+    for t, (x, y) in enumerate(trajectory(CLASSES[class_index], n_frames, rng, side=side, speed=d["speed"])):
         patch = frames[t, y:y + side, x:x + side]
         patch[body] = body_col
         patch[outline] = dark
@@ -137,12 +119,11 @@ def render_video(class_index, actor_index, rng, n_frames=None, design="textured"
     return frames
 
 
-def generate(out, seed=0, videos_per_class=60, n_frames=None, test_every=5, design="textured"):
-    """Write the synthetic dataset (one of `DESIGNS`; `n_frames` per video, default the design's) under
-    `out`; returns a summary dict (counts, classes, actors, design, paths)."""
+def generate(out, seed=0, videos_per_class=60, n_frames=FRAMES, test_every=5, design="textured"):
+    """Write the synthetic dataset (one of `DESIGNS`) under `out`; returns a summary dict (counts,
+    classes, actors, design, paths)."""
     if design not in DESIGNS:
         raise DatasetError(f"unknown synthetic design {design!r} (expected one of {', '.join(DESIGNS)})")
-    n_frames = DESIGNS[design]["frames"] if n_frames is None else n_frames
     out = os.path.abspath(out)
     if os.path.isdir(out) and os.listdir(out):
         if not os.path.isfile(os.path.join(out, "synthetic.json")):
@@ -201,12 +182,10 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="output folder (new, empty, or an earlier synthetic one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--videos_per_class", type=int, default=60)
-    parser.add_argument("--frames", type=int, default=None, help="frames per video (default: the design's)")
+    parser.add_argument("--frames", type=int, default=FRAMES, help="frames per video")
     parser.add_argument("--design", default="textured", choices=sorted(DESIGNS),
-                        help="textured: 14 px shape, 2 px/frame, patterned noisy background, 20 frames; "
-                             "plain: 18 px shape, 2 px/frame, smooth two-colour background, 20 frames; "
-                             "large: as plain with a 24 px shape; centre: 20 px shape, 2 px/frame, plain "
-                             "background, 10 frames, every video starting in the central box")
+                        help="textured: 14 px shape, 2 px/frame, patterned noisy background; "
+                             "plain: 18 px shape, 2 px/frame, smooth two-colour background")
     args = parser.parse_args(argv)
     if args.videos_per_class < 1:
         parser.error("--videos_per_class must be at least 1")

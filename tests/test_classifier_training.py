@@ -15,7 +15,8 @@ from datasets import synthetic
 from models.classifier import VideoClassifier
 from utils.checkpoint import CheckpointError, checkpoint_path, list_checkpoints, load_checkpoint, save_checkpoint
 from utils.classifier_options import OptionError, parse_classifier_train_options
-from utils.classifier_scoring import class_targets, classify_videos, load_classifier, predict_dataset, score_outputs
+from utils.classifier_scoring import (CLIP_TRANSFORMS, class_targets, classify_videos, load_classifier, predict_dataset,
+                                      score_dataset, score_outputs, transform_clips)
 from utils.classifier_training import is_best, make_optimizer, train_step
 from utils.eval_classifier import main as eval_main
 from utils.train_classifier import main as train_main
@@ -233,6 +234,14 @@ def test_eval_prints_and_appends_the_test_accuracy(trained_demo, capsys):
     assert f"acc={best['metrics']['acc']:.4f}" in printed[0] and "split=test clips=48" in printed[0]
     with open(out / "ck" / "synthetic" / "results.txt") as handle:
         assert printed[0] in handle.read()
+    # what it reads: the same clips reversed in time, then as their first frame repeated (lines say so)
+    for transform in ("reversed", "static"):
+        eval_main(["--dataset", "synthetic", "--dataroot", root, "--classifier", "synthetic", "--which", "best",
+                   "--checkpoint_dir", str(out / "ck"), "--threads", "1", "--clip_transform", transform])
+        line = capsys.readouterr().out.splitlines()[0]
+        assert f"split=test clip_transform={transform} clips=48 acc=" in line
+        with open(out / "ck" / "synthetic" / "results.txt") as handle:
+            assert handle.read().splitlines()[-1].endswith(line)
 
 
 def command(module, *args, env=None):
@@ -272,3 +281,32 @@ def test_user_mistakes_are_one_line(tmp_path, module, args, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"python -m {module}: error:") and message in lines[0], lines
     assert sorted(os.listdir(tmp_path)) == []
+
+
+class MotionSign(nn.Module):
+    """Stub motion reader: class 0 when the first value grows from the first to the last frame, else 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.body, self.unused = nn.Identity(), nn.Parameter(torch.zeros(1))
+
+    def forward(self, video):
+        first = self.body(video)[:, 0, :, 0, 0]                                          # [B, T]
+        return 20.0 * F.one_hot((first[:, -1] <= first[:, 0]).long(), 2).float()
+
+
+def test_clip_transforms_show_what_a_classifier_reads():
+    ramp = torch.linspace(-1, 1, 6)
+    items = [{"video": (ramp if label == 0 else -ramp).view(1, 6, 1, 1).expand(2, 6, 3, 3).clone(),
+              "label": label, "actor": 0, "name": str(i)} for i, label in enumerate([0, 1, 1, 0, 1])]
+    videos = torch.stack([item["video"] for item in items])
+    assert torch.equal(transform_clips(videos, "none"), videos)
+    assert torch.equal(transform_clips(videos, "reversed"), videos[:, :, [5, 4, 3, 2, 1, 0]])
+    static = transform_clips(videos, "static")
+    assert static.shape == videos.shape and torch.equal(static, videos[:, :, :1].repeat(1, 1, 6, 1, 1))
+    info = {"n_actions": 2, "model_is_actor": False}
+    accuracy = {t: score_dataset(MotionSign(), items, info, batch_size=2, transform=t)[0]["acc"]
+                for t in CLIP_TRANSFORMS}
+    assert accuracy == {"none": 100.0, "reversed": 0.0, "static": pytest.approx(60.0)}   # static: class 1 for all
+    with pytest.raises(ValueError, match="unknown clip transform 'mirrored'"):
+        transform_clips(videos, "mirrored")

@@ -70,3 +70,12 @@ def test_missing_inputs_are_one_line_errors(tmp_path, capsys):
     results.write_text("nothing scored\n")
     assert learning_goals.main([str(iteration), "--classifier_results", str(results)]) == 2
     assert "no classifier results line" in capsys.readouterr().err
+
+
+def test_the_real_clips_line_skips_altered_clips(tmp_path, capsys):
+    iteration, results = write_run(tmp_path, {"acc": 85.0, "I_score": 2.6}, {"acc": 70.0, "I_score": 2.0})
+    with open(results, "a") as handle:   # eval_classifier --clip_transform reversed, appended after the real line
+        handle.write(REAL_LINE.replace("dataset=synthetic", "dataset=synthetic clip_transform=reversed")
+                     .replace("acc=95.8333 I_score=3.1234", "acc=0.0000 I_score=3.9000"))
+    assert learning_goals.real_clip_scores(str(results)) == {"acc": 95.8333, "I_score": 3.1234}
+    assert learning_goals.main([str(iteration), "--classifier_results", str(results)]) == 0

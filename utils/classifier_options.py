@@ -172,6 +172,9 @@ def parse_classifier_eval_options(argv=None):
     ev.add_argument("--which", default="best", help="best | latest | an iteration (for a folder or exp_name)")
     ev.add_argument("--results_file", default=None,
                     help="file the results line is appended to (default: results.txt beside the checkpoint)")
+    ev.add_argument("--clip_transform", default="none", choices=("none", "reversed", "static"),
+                    help="score the test clips as they are (none), in reverse frame order (reversed) or as "
+                         "their first frame repeated (static): what the classifier reads")
     c = vars(p.parse_args(argv))
     _validate_data(c)
     _check(c["which"] in CHECKPOINT_NAMES or str(c["which"]).isdigit(), "which",

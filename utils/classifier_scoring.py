@@ -94,13 +94,29 @@ def classify_videos(model, videos, batch=32):
     return np.concatenate(probs), np.concatenate(features)
 
 
-def predict_dataset(model, dataset, info, batch_size=32, num_workers=0):
-    """Classify every clip of `dataset` in order (last partial batch kept). Returns a dict of numpy arrays:
-    `probs [N, K]`, `features [N, F]`, `labels [N]` (actions), `targets [N]` (the classes trained on)."""
+CLIP_TRANSFORMS = ("none", "reversed", "static")
+
+
+def transform_clips(videos, transform):
+    """`videos [B, C, T, H, W]` as they are ('none'), in reverse frame order ('reversed': each moves the
+    other way), or as their first frame repeated T times ('static': no motion at all); same shape."""
+    if transform == "none":
+        return videos
+    if transform == "reversed":
+        return videos.flip(2)
+    if transform == "static":
+        return videos[:, :, :1].expand_as(videos).contiguous()
+    raise ValueError(f"unknown clip transform {transform!r} (expected one of {', '.join(CLIP_TRANSFORMS)})")
+
+
+def predict_dataset(model, dataset, info, batch_size=32, num_workers=0, transform="none"):
+    """Classify every clip of `dataset` in order (last partial batch kept), after `transform_clips`.
+    Returns a dict of numpy arrays: `probs [N, K]`, `features [N, F]`, `labels [N]` (actions),
+    `targets [N]` (the classes trained on)."""
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, drop_last=False, num_workers=num_workers)
     probs, features, labels, targets = [], [], [], []
     for batch in loader:
-        p, f = classify_videos(model, batch["video"], batch_size)
+        p, f = classify_videos(model, transform_clips(batch["video"], transform), batch_size)
         probs.append(p)
         features.append(f)
         labels.append(batch["label"].numpy())
@@ -122,7 +138,8 @@ def score_outputs(probs, labels, targets, info):
     return metrics
 
 
-def score_dataset(model, dataset, info, batch_size=32, num_workers=0):
-    """Classify every clip of `dataset` and return `(metrics dict, number of clips)` (see score_outputs)."""
-    out = predict_dataset(model, dataset, info, batch_size, num_workers)
+def score_dataset(model, dataset, info, batch_size=32, num_workers=0, transform="none"):
+    """Classify every clip of `dataset` (after `transform_clips`) and return `(metrics dict, number of
+    clips)` (see score_outputs)."""
+    out = predict_dataset(model, dataset, info, batch_size, num_workers, transform)
     return score_outputs(out["probs"], out["labels"], out["targets"], info), len(out["labels"])

@@ -1,8 +1,12 @@
 """Score a trained evaluation classifier on the real test clips (centre crop, start 0):
-`python -m utils.eval_classifier --dataset NAME --dataroot DIR --classifier PATH_OR_EXP [--which best|latest|N]`.
+`python -m utils.eval_classifier --dataset NAME --dataroot DIR --classifier PATH_OR_EXP [--which best|latest|N]
+[--clip_transform none|reversed|static]`.
 
 Prints one results line (accuracy folded to the action, IS, intra/inter entropy)
-and appends it to a results file. The reusable parts for the generator's
+and appends it to a results file. `--clip_transform reversed` (frames in reverse order) or `static`
+(the first frame repeated) scores altered clips instead: what the classifier reads. A classifier that
+reads the motion of direction classes labels reversed clips as the opposite class (accuracy near 0);
+one that reads where the actor is keeps them (README, "Evaluation classifiers"). The reusable parts for the generator's
 evaluation are in utils.classifier_scoring (`load_classifier`, `classify_videos`).
 """
 import os
@@ -32,11 +36,13 @@ def resolve_classifier_path(spec, which, checkpoint_dir):
     return checkpoint_path(directory, which)
 
 
-def results_line(info, dataset, clips, metrics):
-    """One results line: what was scored and every metric by name; returns a str."""
+def results_line(info, dataset, clips, metrics, transform="none"):
+    """One results line: what was scored (and `clip_transform=` unless 'none') and every metric by name;
+    returns a str."""
     names = ["acc", "I_score", "intra_E", "inter_E", "class_intra_E", "loss"]
     names += ["acc_actor_action"] if "acc_actor_action" in metrics else []
-    return (f"classifier={info['path']} iter={info['iteration']} dataset={dataset} split=test clips={clips} "
+    altered = f"clip_transform={transform} " if transform != "none" else ""
+    return (f"classifier={info['path']} iter={info['iteration']} dataset={dataset} split=test {altered}clips={clips} "
             + " ".join(f"{name}={metrics[name]:.4f}" for name in names))
 
 
@@ -65,8 +71,9 @@ def main(argv=None):
         if list(getattr(test_set, key)) != list(info[key]):
             raise OptionError(f"the test data in {config['dataroot']} has the {key} {getattr(test_set, key)}, "
                               f"the classifier {info[key]}")
-    metrics, clips = score_dataset(model, test_set, info, config["batch_size"], config["num_workers"])
-    line = results_line(info, config["dataset"], clips, metrics)
+    metrics, clips = score_dataset(model, test_set, info, config["batch_size"], config["num_workers"],
+                                   config["clip_transform"])
+    line = results_line(info, config["dataset"], clips, metrics, config["clip_transform"])
     print(line)
     os.makedirs(os.path.dirname(os.path.abspath(results_file)), exist_ok=True)
     with open(results_file, "a") as handle:

@@ -19,9 +19,10 @@ GOALS = dict(unconditional_acc=80.0, unconditional_is=2.5, conditional_acc=70.0,
 
 
 def real_clip_scores(results_file):
-    """Last classifier results line of `results_file` -> `{'acc': float (%), 'I_score': float}`."""
+    """Last classifier results line of `results_file` on unaltered clips (lines with `clip_transform=`
+    skipped) -> `{'acc': float (%), 'I_score': float}`."""
     with open(results_file) as handle:
-        lines = [line for line in handle if "acc=" in line]
+        lines = [line for line in handle if "acc=" in line and "clip_transform=" not in line]
     if not lines:
         raise ValueError(f"{results_file}: no classifier results line (acc=...)")
     values = dict(re.findall(r"(\w+)=([-+0-9.eE]+)", lines[-1]))

@@ -18,6 +18,8 @@ read -r -a eval_args <<< "${DEMO_EVAL_ARGS:-}"
 classifier_run="$EXP_ROOT/classifiers/checkpoints/Demo"
 bash "$HERE/../classifier/Demo_ensure.bash"
 bash "$HERE/../classifier/Demo_eval.bash"     # the real test clips' accuracy and IS, appended to its results.txt
+# what the classifier reads: a motion reader labels time-reversed clips as the opposite direction (~0 %)
+bash "$HERE/../classifier/Demo_eval.bash" --clip_transform reversed
 # after the demo's 2000 pre-training steps, 80 % motion steps (the demo: 50 %), 90 % of them frame tasks: the
 # kernel generator needs thousands of motion steps to make its kernels class-specific (README, "The demo")
 bash "$HERE/../TwoStreamVAN/DemoTrain.bash" --total_iters "${CHECK_ITERS:-6500}" --val_freq 500 --save_freq 1000 \
