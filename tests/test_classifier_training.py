@@ -17,7 +17,7 @@ from utils.checkpoint import CheckpointError, checkpoint_path, list_checkpoints,
 from utils.classifier_options import OptionError, parse_classifier_train_options
 from utils.classifier_scoring import (CLIP_TRANSFORMS, class_targets, classify_videos, load_classifier, predict_dataset,
                                       score_dataset, score_outputs, transform_clips)
-from utils.classifier_training import is_best, make_optimizer, train_step
+from utils.classifier_training import is_best, make_optimizer, random_shifts, shift_clips, train_step
 from utils.eval_classifier import main as eval_main
 from utils.train_classifier import main as train_main
 
@@ -188,6 +188,48 @@ def test_resume_and_restart_mistakes(tiny_root, tmp_path):
         train_main(run_args(tiny_root, tmp_path, "--total_iters", "2"))
     with pytest.raises(CheckpointError, match="--ndf 2 .now 4"):
         train_main(run_args(tiny_root, tmp_path, "--total_iters", "2", "--resume", "--ndf", "4"))
+    with pytest.raises(CheckpointError, match="--shift_augment 0 .now 8"):
+        train_main(run_args(tiny_root, tmp_path, "--total_iters", "2", "--resume", "--shift_augment", "8"))
+    # a checkpoint written before --shift_augment existed was trained without it (0)
+    latest = str(tmp_path / "ck" / "synthetic" / "latest.pth")
+    state = load_checkpoint(latest)
+    del state["config"]["shift_augment"]
+    save_checkpoint(latest, state)
+    train_main(run_args(tiny_root, tmp_path, "--total_iters", "2", "--resume"))
+    assert load_checkpoint(latest)["iteration"] == 2
+
+
+def test_shift_clips_against_a_direct_loop():
+    torch.manual_seed(0)
+    videos = torch.randn(5, 3, 2, 9, 7)
+    shifts = torch.tensor([[0, 0], [2, -1], [-3, 3], [6, 0], [0, -8]])                  # (dx, dy), beyond the edges too
+    moved = shift_clips(videos, shifts)
+    expected = torch.empty_like(videos)
+    for i, (dx, dy) in enumerate(shifts.tolist()):
+        for y in range(9):
+            for x in range(7):   # out[y, x] = in[y - dy, x - dx], clamped to the frame (edges replicated)
+                expected[i, :, :, y, x] = videos[i, :, :, min(max(y - dy, 0), 8), min(max(x - dx, 0), 6)]
+    assert torch.equal(moved, expected)
+    assert shift_clips(videos, torch.zeros(5, 2, dtype=torch.long)) is videos
+    torch.manual_seed(1)
+    drawn = random_shifts(4000, 3)
+    assert drawn.shape == (4000, 2) and drawn.min() == -3 and drawn.max() == 3 and abs(float(drawn.float().mean())) < 0.1
+
+
+def test_shift_augment_moves_the_training_clips_only(tiny_root, tmp_path, monkeypatch):
+    seen = []
+    original = shift_clips
+
+    def spy(videos, shifts):
+        seen.append(int(shifts.abs().max()))
+        return original(videos, shifts)
+    monkeypatch.setattr("utils.classifier_training.shift_clips", spy)
+    train_main(run_args(tiny_root, tmp_path, "--total_iters", "8", "--val_freq", "4", "--shift_augment", "5"))
+    assert len(seen) == 8 and max(seen) <= 5 and max(seen) > 0           # one call per training batch, none in validation
+    assert load_checkpoint(str(tmp_path / "ck" / "synthetic" / "latest.pth"))["config"]["shift_augment"] == 5
+    for bad in ("-1", "32"):
+        with pytest.raises(OptionError, match=r"--shift_augment must be in 0\.\.31"):
+            train_main(run_args(tiny_root, tmp_path / bad, "--total_iters", "1", "--shift_augment", bad))
 
 
 def test_option_defaults_follow_the_kind(tiny_root, tmp_path):

@@ -127,6 +127,10 @@ def parse_classifier_train_options(argv=None):
                        help="lr factor after every epoch (default 0.995; actor x action 0.999)")
     model.add_argument("--weight_decay", type=float, default=1e-5, help="Adam weight decay")
     train = p.add_argument_group("training")
+    train.add_argument("--shift_augment", type=int, default=0,
+                       help="translate each training clip by a random (dx, dy) in [-PX, PX] px, every frame alike, "
+                            "edges replicated, so that the classifier reads how the actor moves rather than where "
+                            "it is (0: off, as published)")
     train.add_argument("--total_iters", type=int, default=100000, help="iterations (one batch each)")
     train.add_argument("--val_freq", type=int, default=100, help="validate and save checkpoints every N iterations")
     train.add_argument("--print_freq", type=int, default=10, help="print the training loss every N iterations")
@@ -146,6 +150,8 @@ def parse_classifier_train_options(argv=None):
     for name in ("total_iters", "val_freq", "print_freq"):
         _check(c[name] >= 1, name, "a positive integer", c[name])
     _check(c["keep_checkpoints"] >= 0, "keep_checkpoints", "non-negative", c["keep_checkpoints"])
+    _check(0 <= c["shift_augment"] < c["image_size"] // 2, "shift_augment",
+           f"in 0..{c['image_size'] // 2 - 1} (px, less than half the frame)", c["shift_augment"])
     kind = KIND_DEFAULTS["actor_action" if c["model_is_actor"] else "action"]
     c["lr"] = kind["lr"] if c["lr"] is None else c["lr"]
     c["lr_decay"] = kind["lr_decay"] if c["lr_decay"] is None else c["lr_decay"]

@@ -24,9 +24,12 @@ from utils.logger import RunLogger
 from utils.options import write_config
 from utils.rng import capture_rng_state, restore_rng_state, seed_everything
 
-# Options a resumed run must share with the checkpoint it continues.
+# Options a resumed run must share with the checkpoint it continues (RESUME_DEFAULTS: the value of an
+# option that checkpoints written before it existed were trained with).
 RESUME_OPTIONS = ("dataset", "ndf", "model_is_actor", "n_channels", "video_length", "every_nth", "image_size",
-                  "batch_size", "lr", "lr_decay", "weight_decay", "seed", "split_rule", "test_every")
+                  "batch_size", "lr", "lr_decay", "weight_decay", "seed", "split_rule", "test_every",
+                  "shift_augment")
+RESUME_DEFAULTS = {"shift_augment": 0}
 
 
 def classifier_split(config, split, info=None):
@@ -50,10 +53,33 @@ def make_optimizer(model, config):
     return optimizer, torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config["lr_decay"])
 
 
-def train_step(model, optimizer, batch, info, device):
+def shift_clips(videos, shifts):
+    """Translate each clip of `videos [B, C, T, H, W]` by its `shifts [B, 2]` integer (dx, dy) px (x right,
+    y down; every frame alike), edges replicated; returns a tensor of the same shape."""
+    b, _, _, h, w = videos.shape
+    pad = int(shifts.abs().max()) if b else 0
+    if pad == 0:
+        return videos
+    padded = torch.nn.functional.pad(videos, (pad, pad, pad, pad, 0, 0), mode="replicate")
+    rows = [padded[i, :, :, pad - dy:pad - dy + h, pad - dx:pad - dx + w]
+            for i, (dx, dy) in enumerate(shifts.tolist())]
+    return torch.stack(rows)
+
+
+def random_shifts(batch_size, max_shift):
+    """`[batch_size, 2]` integer (dx, dy), each uniform in [-max_shift, max_shift] (torch's global RNG)."""
+    return torch.randint(-max_shift, max_shift + 1, (batch_size, 2))
+
+
+def train_step(model, optimizer, batch, info, device, shift_augment=0):
     """One update on a collated batch (`video [B, C, T, H, W]`, `label [B]`, `actor [B]`), with the
-    actor×action offset when `info['model_is_actor']`. Returns `(loss, accuracy in % folded to the action)`."""
-    videos = batch["video"].to(device)
+    actor×action offset when `info['model_is_actor']` and, with `shift_augment` PX > 0, every clip
+    translated by a random (dx, dy) in [-PX, PX] (`shift_clips`). Returns `(loss, accuracy in % folded
+    to the action)`."""
+    videos = batch["video"]
+    if shift_augment:
+        videos = shift_clips(videos, random_shifts(videos.shape[0], shift_augment))
+    videos = videos.to(device)
     targets = class_targets(batch["label"], batch["actor"], info["n_actions"], info["model_is_actor"]).to(device)
     logits = model(videos)
     loss = torch.nn.functional.cross_entropy(logits, targets)
@@ -104,10 +130,11 @@ def _resume(config, info, model, optimizer, scheduler, stream):
     state = load_checkpoint(path)
     if any(k not in state for k in ("optimizer", "scheduler", "rng", "data", "best", "config", "classifier")):
         raise CheckpointError(f"--resume: {path} is not a classifier training checkpoint")
-    differing = [k for k in RESUME_OPTIONS if state["config"].get(k) != config.get(k)]
+    trained = dict(RESUME_DEFAULTS, **state["config"])
+    differing = [k for k in RESUME_OPTIONS if trained.get(k) != config.get(k)]
     if differing:
         raise CheckpointError(f"--resume: {path} was trained with different options: " + ", ".join(
-            f"--{k} {state['config'].get(k)!r} (now {config.get(k)!r})" for k in differing))
+            f"--{k} {trained.get(k)!r} (now {config.get(k)!r})" for k in differing))
     for key in ("classes", "actors"):
         if list(state["classifier"][key]) != list(info[key]):
             raise CheckpointError(f"--resume: {path} was trained on the {key} {state['classifier'][key]}; "
@@ -146,7 +173,7 @@ def train_classifier(config, train_set, test_set, device):
     try:
         while iteration < config["total_iters"]:
             batch = stream.next()
-            loss, accuracy = train_step(model, optimizer, batch, info, device)
+            loss, accuracy = train_step(model, optimizer, batch, info, device, config.get("shift_augment", 0))
             iteration += 1
             if stream.position == stream.batches_per_epoch:  # the epoch's last batch was drawn
                 scheduler.step()
