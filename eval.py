@@ -18,9 +18,16 @@ import numpy as np
 import torch
 
 from datasets import DatasetError
-from utils.cli import check_writable, run_command
-from utils.host_memory import configure_host_memory
-from utils.options import RUN_DATA_OPTIONS, OptionError, parse_eval_options
+from utils.core.cli import check_writable, run_command
+from utils.core.config import OptionError
+from utils.core.data_stream import build_split
+from utils.core.device import resolve_device
+from utils.core.host_memory import configure_host_memory
+from utils.evaluation.protocols import (ProtocolWriter, class_counts, clip_labels, conditional_batches,
+                                        load_trained_networks, unconditional_batches)
+from utils.evaluation.reports import RESULTS_NAME, write_report
+from utils.evaluation.video_scoring import VideoScorer
+from utils.training.options import RUN_DATA_OPTIONS, parse_eval_options
 
 
 def apply_run_options(config, trained):
@@ -40,7 +47,6 @@ def apply_run_options(config, trained):
 
 def score_report(scorer_stream, scorer, config, directory, protocol, iteration, classes):
     """Finish one protocol's `ScoreStream`, write its report and print the metrics."""
-    from utils.eval_reports import RESULTS_NAME, write_report
     metrics, predicted, per_action = scorer_stream.finish()
     labels = np.concatenate(scorer_stream.labels)
     info = {"classifier": scorer.info["path"], "classifier_iteration": scorer.info["iteration"],
@@ -56,7 +62,6 @@ def score_report(scorer_stream, scorer, config, directory, protocol, iteration, 
 
 def run_protocol(protocol, batches, counts, config, root, classes, scorer, iteration, get_mask):
     """Write (and score) one protocol batch by batch; prints where its files went."""
-    from utils.evaluation import ProtocolWriter
     directory = os.path.join(root, protocol)
     writer = ProtocolWriter(directory, classes, counts, config["get_seq"], get_mask)
     stream = scorer.stream() if scorer is not None else None
@@ -76,10 +81,6 @@ def run_protocol(protocol, batches, counts, config, root, classes, scorer, itera
 def run(config):
     """Generate and save the videos of the configured protocols batch by batch (and score them with
     `--classifier`); prints where they went."""
-    from utils.data_stream import build_split
-    from utils.evaluation import (class_counts, clip_labels, conditional_batches, load_trained_networks,
-                                  unconditional_batches)
-    from utils.training_loop import resolve_device
     device = resolve_device(config["device"])
     nets, iteration, trained, classes = load_trained_networks(config, device)
     apply_run_options(config, trained)
@@ -97,7 +98,6 @@ def run(config):
                                f"from the checkpoint's ({', '.join(classes)})")
     scorer = None
     if config["classifier"]:
-        from utils.video_scoring import VideoScorer
         scorer = VideoScorer(config["classifier"], device, classes, test_set, config, i3d_path=config["i3d"],
                              batch=config["eval_batch"])
     else:

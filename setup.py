@@ -4,14 +4,14 @@
 utils, sepconv) importable.  The names `datasets` and `utils` are generic and
 also exist on PyPI: install into the project's own `.venv` (see README).
 """
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="twostreamvan",
     version="0.1.0",
     description="TwoStreamVAN (WACV 2020): two-stream variational adversarial video generation",
     python_requires=">=3.10",
-    packages=["models", "datasets", "utils", "sepconv"],
+    packages=find_packages(include=["models", "datasets", "utils", "utils.*", "sepconv"]),
     py_modules=["train", "eval"],
     package_data={"sepconv": ["*.cu"]},
     install_requires=[

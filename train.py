@@ -7,10 +7,14 @@ import os
 import sys
 
 from datasets import dataset_classes
-from utils.cli import TRAINING_FAULT_STATUS, USER_ERROR_STATUS, check_writable, run_command
-from utils.data_stream import build_split
-from utils.distributed import env_rank, env_world_size, init_distributed, process_device
-from utils.options import OptionError, parse_train_options
+from models import TwoStreamNetworks
+from utils.core.cli import TRAINING_FAULT_STATUS, USER_ERROR_STATUS, TrainingAborted, check_writable, run_command
+from utils.core.config import OptionError
+from utils.core.data_stream import build_split
+from utils.core.device import resolve_device
+from utils.training.distributed import env_rank, env_world_size, init_distributed, process_device
+from utils.training.loop import resume_checkpoint_path, training_loop
+from utils.training.options import parse_train_options
 
 
 def build_datasets(config):
@@ -24,7 +28,6 @@ def build_datasets(config):
 
 def dry_run(config):
     """Print the resolved options and the parameter counts of the three networks."""
-    from models import TwoStreamNetworks
     classes = dataset_classes(config["dataset"])
     if classes is None:
         classes = build_datasets(config)[0].classes
@@ -40,7 +43,6 @@ def main(argv=None):
     if config["dry_run"]:
         dry_run(config)
         return
-    from utils.training_loop import resolve_device, resume_checkpoint_path, training_loop
     world_size = env_world_size()
     if world_size > 1:  # torchrun: every check below runs on every rank, before the ranks join
         if config["batch_size"] % world_size:
@@ -65,7 +67,6 @@ def main(argv=None):
 def other_rank_main(argv=None):
     """`main` on a torchrun rank other than 0: option mistakes and agreed training faults, which every
     rank meets alike, are left to rank 0 to print; data and checkpoint errors keep their line."""
-    from utils.training_loop import TrainingAborted
     try:
         main(argv)
     except OptionError:

@@ -20,11 +20,11 @@ echo
 echo "demo finished in $(( $(date +%s) - start )) s (after set-up)"
 echo "checkpoint:      $EXP_ROOT/checkpoints/Demo/latest.pth"
 echo "TensorBoard run: $EXP_ROOT/logs/Demo   (tensorboard --logdir $EXP_ROOT/logs)"
-echo "learning curve:  $EXP_ROOT/logs/Demo/learning_curve.png  (python -m utils.learning_curves $EXP_ROOT/logs/Demo redraws it)"
+echo "learning curve:  $EXP_ROOT/logs/Demo/learning_curve.png  (python -m utils.evaluation.learning_curves $EXP_ROOT/logs/Demo redraws it)"
 results="$(ls -td "$EXP_ROOT"/results/Demo/iter_* | head -n 1)"  # the one DemoEval.bash just wrote
 echo "videos (GIF):    $results/unconditional/samples.gif  (one row per class)"
 echo "videos (PNG):    $results/unconditional/samples.png"
 echo "from test clips: $results/conditional/samples.gif"
 echo "classifier:      $classifier_run/best.pth"
 echo "metrics:         $EXP_ROOT/logs/Demo/results.txt, metrics.json and confusion.png beside the videos"
-"$PYTHON" -m utils.eval_reports "$results"
+"$PYTHON" -m utils.evaluation.reports "$results"

@@ -10,7 +10,7 @@ import random
 import torch
 import torch.nn as nn
 
-from models.blocks import GaussianSampler
+from models.blocks import GaussianSampler, one_hot
 from models.content import ContentEncoder, ContentGenerator, ContentInput
 from models.init import initialize_weights
 from models.motion import JointMotionInput, MotionEncoder, MotionGenerator, TrajectoryGenerator, enabled_scales
@@ -244,7 +244,6 @@ def sample_videos(generator, labels, video_length, warmup=2, rng=random):
     labels `[B]` (long). Returns `(videos [B, C, video_length, 64, 64], masks dict scale ->
     [B, 1, video_length, S, S])`; the generator's train/eval mode is restored afterwards.
     """
-    from models.blocks import one_hot
     was_training = generator.training
     generator.eval()
     try:

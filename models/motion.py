@@ -82,7 +82,7 @@ class JointMotionInput(nn.Module):
         super().__init__()
         self.to_v = nn.Linear(MOTION_CHANNELS * 64, 64)
         self.joint = nn.Linear(32 * gf_dim * 64, MOTION_CHANNELS * 64)
-        self.apply_joint = None  # set by `deferred_joint_gradient` (utils.tasks) for one training step
+        self.apply_joint = None  # set by `deferred_joint_gradient` (utils.training.tasks) for one training step
 
     def forward(self, u, motion_state):
         v = F.relu(self.to_v(torch.flatten(motion_state, 1)))

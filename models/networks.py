@@ -6,6 +6,10 @@ from models.generator import TwoStreamGenerator
 
 GROUPS = ("content_encoder", "content_decoder", "motion_encoder", "motion_decoder",
           "image_discriminator", "video_discriminator")
+# The configuration keys that define a trained model: its networks and the clips they take. A
+# checkpoint stores them; evaluation rebuilds the networks from its values, and a resume must agree.
+MODEL_OPTIONS = ("dataset", "n_channels", "image_size", "video_length", "cont_dim", "motion_dim", "gf_dim",
+                 "use_bn", "no_mask", "joint", "ac_kernel", "kernel_layer", "image_ndf", "video_ndf")
 
 
 class TwoStreamNetworks(nn.Module):

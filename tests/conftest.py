@@ -22,7 +22,7 @@ def _seed_and_threads():
 
 def random_batch(batch_size=2, num_categories=3, frames=10, seed=0):
     """Images `[B, 3, T, 64, 64]` in [-1, 1], labels `[B]`, one-hot `[B, nc]`."""
-    from utils.tasks import Batch
+    from utils.core.data_stream import Batch
     from models.blocks import one_hot
     g = torch.Generator().manual_seed(seed)
     images = torch.rand(batch_size, 3, frames, 64, 64, generator=g) * 2 - 1
@@ -35,9 +35,9 @@ def synthetic_checkpoint(tmp_path, train_args, iteration):
     class, 12 frames) under `tmp_path`, configured by `train_args`; returns its path."""
     from datasets import synthetic
     from models import TwoStreamNetworks
-    from utils.checkpoint import save_checkpoint
-    from utils.optimization import build_optimizers
-    from utils.options import parse_train_options
+    from utils.core.checkpoint import save_checkpoint
+    from utils.training.optimization import build_optimizers
+    from utils.training.options import parse_train_options
     root = tmp_path / "data"
     synthetic.generate(str(root), seed=0, videos_per_class=5, n_frames=12, design="large")
     config = parse_train_options(["--dataset", "synthetic", "--dataroot", str(root), *train_args,

@@ -8,8 +8,8 @@ import torch
 import sepconv
 from conftest import SMALL, random_batch
 from models import TwoStreamNetworks
-from utils.optimization import build_optimizers, update_step
-from utils.tasks import run_task
+from utils.training.optimization import build_optimizers, update_step
+from utils.training.tasks import run_task
 
 VALUES = dict(c_kl=5.0, m_kl=5.0, c_img_dis=10.0, xp_vs_xtilde=1.0, img_m_kl=5.0,
               pred_scale_feat=100.0, video_scale_feat=100.0, epsilon=0.5)
@@ -54,7 +54,7 @@ def test_unknown_amp_mode_is_refused():
 
 
 def test_benchmark_prints_one_json_line(capsys):
-    from utils import benchmark
+    from utils.tools import benchmark
     benchmark.main(["--reduced", "--batch_size", "2", "--repeats", "1", "--threads", "1"])
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1
@@ -67,7 +67,7 @@ def test_benchmark_prints_one_json_line(capsys):
 
 
 def test_benchmark_rejects_bad_options(capsys):
-    from utils import benchmark
+    from utils.tools import benchmark
     with pytest.raises(SystemExit) as exit_info:
         benchmark.main(["--batch_size", "0"])
     assert exit_info.value.code == 2

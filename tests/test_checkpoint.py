@@ -4,8 +4,8 @@ import os
 import pytest
 import torch
 
-from utils import checkpoint as ckpt
-from utils.checkpoint import (CheckpointError, checkpoint_path, list_checkpoints, load_checkpoint,
+from utils.core import checkpoint as ckpt
+from utils.core.checkpoint import (CheckpointError, checkpoint_path, list_checkpoints, load_checkpoint,
                               prune_checkpoints, save_checkpoint)
 
 

@@ -1,7 +1,7 @@
 """The classifier commands' options: the published --every_nth per dataset, and --help showing the defaults."""
 import pytest
 
-from utils.classifier_options import parse_classifier_eval_options, parse_classifier_train_options
+from utils.classifier.options import parse_classifier_eval_options, parse_classifier_train_options
 
 
 @pytest.mark.parametrize("dataset,expected", [("Weizmann", 2), ("MUG", 1), ("SynAction", 1), ("synthetic", 1)])
@@ -31,6 +31,6 @@ def test_help_shows_the_defaults(parse, shown, capsys):
 
 
 def test_a_bad_every_nth_is_one_line(tmp_path):
-    from utils.options import OptionError
+    from utils.training.options import OptionError
     with pytest.raises(OptionError, match=r"^--every_nth must be a positive integer, got 0$"):
         parse_classifier_train_options(["--dataset", "MUG", "--dataroot", str(tmp_path), "--every_nth", "0"])

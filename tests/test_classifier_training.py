@@ -1,4 +1,4 @@
-"""The evaluation classifier's training and evaluation commands (utils.train_classifier, utils.eval_classifier)."""
+"""The evaluation classifier's training and evaluation commands (utils.classifier.train, utils.classifier.eval)."""
 import copy
 import os
 import subprocess
@@ -13,13 +13,13 @@ from torch import nn
 from conftest import REPO_ROOT
 from datasets import synthetic
 from models.classifier import VideoClassifier
-from utils.checkpoint import CheckpointError, checkpoint_path, list_checkpoints, load_checkpoint, save_checkpoint
-from utils.classifier_options import OptionError, parse_classifier_train_options
-from utils.classifier_scoring import (CLIP_TRANSFORMS, class_targets, classify_videos, load_classifier, predict_dataset,
+from utils.classifier.options import OptionError, parse_classifier_train_options
+from utils.core.checkpoint import CheckpointError, checkpoint_path, list_checkpoints, load_checkpoint, save_checkpoint
+from utils.evaluation.classifier_scoring import (CLIP_TRANSFORMS, class_targets, classify_videos, load_classifier, predict_dataset,
                                       score_dataset, score_outputs, transform_clips)
-from utils.classifier_training import is_best, make_optimizer, random_shifts, shift_clips, train_step
-from utils.eval_classifier import main as eval_main
-from utils.train_classifier import main as train_main
+from utils.classifier.eval import main as eval_main
+from utils.classifier.train import main as train_main
+from utils.classifier.training import is_best, make_optimizer, random_shifts, shift_clips, train_step
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +223,7 @@ def test_shift_augment_moves_the_training_clips_only(tiny_root, tmp_path, monkey
     def spy(videos, shifts):
         seen.append(int(shifts.abs().max()))
         return original(videos, shifts)
-    monkeypatch.setattr("utils.classifier_training.shift_clips", spy)
+    monkeypatch.setattr("utils.classifier.training.shift_clips", spy)
     train_main(run_args(tiny_root, tmp_path, "--total_iters", "8", "--val_freq", "4", "--shift_augment", "5"))
     assert len(seen) == 8 and max(seen) <= 5 and max(seen) > 0           # one call per training batch, none in validation
     assert load_checkpoint(str(tmp_path / "ck" / "synthetic" / "latest.pth"))["config"]["shift_augment"] == 5
@@ -297,7 +297,7 @@ def command(module, *args, env=None):
 @pytest.mark.slow
 def test_commands_end_to_end(trained_demo, tmp_path):
     root, out = trained_demo
-    result = command("utils.eval_classifier", "--dataset", "synthetic", "--dataroot", root,
+    result = command("utils.classifier.eval", "--dataset", "synthetic", "--dataroot", root,
                      "--classifier", str(out / "ck" / "synthetic"), "--which", "latest",
                      "--results_file", str(tmp_path / "r.txt"))
     assert result.returncode == 0, result.stderr
@@ -306,19 +306,19 @@ def test_commands_end_to_end(trained_demo, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("module, args, message", [
-    ("utils.train_classifier", ["--dataset", "folder", "--dataroot", "{tmp}/missing"], "does not exist"),
-    ("utils.train_classifier", ["--dataset", "synthetic", "--dataroot", "{tmp}/missing"], "no synthetic data"),
-    ("utils.train_classifier", ["--dataset", "synthetic"], "--dataroot is required"),
-    ("utils.train_classifier", ["--dataset", "Kinetics", "--dataroot", "{tmp}"], "unknown dataset 'Kinetics'"),
-    ("utils.eval_classifier", ["--dataset", "synthetic", "--dataroot", "{tmp}", "--classifier", "{tmp}/none.pth"],
+    ("utils.classifier.train", ["--dataset", "folder", "--dataroot", "{tmp}/missing"], "does not exist"),
+    ("utils.classifier.train", ["--dataset", "synthetic", "--dataroot", "{tmp}/missing"], "no synthetic data"),
+    ("utils.classifier.train", ["--dataset", "synthetic"], "--dataroot is required"),
+    ("utils.classifier.train", ["--dataset", "Kinetics", "--dataroot", "{tmp}"], "unknown dataset 'Kinetics'"),
+    ("utils.classifier.eval", ["--dataset", "synthetic", "--dataroot", "{tmp}", "--classifier", "{tmp}/none.pth"],
      "no such checkpoint file"),
-    ("utils.eval_classifier", ["--dataset", "synthetic", "--dataroot", "{tmp}", "--classifier", "{tmp}",
+    ("utils.classifier.eval", ["--dataset", "synthetic", "--dataroot", "{tmp}", "--classifier", "{tmp}",
                                "--which", "7"], "no checkpoint '7'"),
 ])
 def test_user_mistakes_are_one_line(tmp_path, module, args, message):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     result = command(module, *args, "--checkpoint_dir", str(tmp_path / "ck"),
-                     *(["--log_dir", str(tmp_path / "log")] if module == "utils.train_classifier" else []))
+                     *(["--log_dir", str(tmp_path / "log")] if module == "utils.classifier.train" else []))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"python -m {module}: error:") and message in lines[0], lines

@@ -35,7 +35,7 @@ def test_forward_is_unchanged_and_only_the_frame_path_loses_its_gradient():
 
 
 def test_option_reaches_the_generator():
-    from utils.options import RESUME_OPTIONS, parse_train_options
+    from utils.training.options import RESUME_OPTIONS, parse_train_options
     base = ["--dataset", "synthetic", "--dataroot", "x"]
     assert parse_train_options(base)["detach_feedback"] is False                # off, as published
     config = parse_train_options(base + ["--detach_feedback", "--gf_dim", "4", "--cont_dim", "8", "--motion_dim", "4",

@@ -1,4 +1,4 @@
-"""Multi-process training (utils/distributed.py): the data shards, the synchroniser's collectives,
+"""Multi-process training (utils/training/distributed.py): the data shards, the synchroniser's collectives,
 2 processes x B/2 against 1 process x B, and the real `torchrun train.py` (CPU, gloo)."""
 import datetime
 import os
@@ -52,7 +52,7 @@ def drawn(stream, batches):
 
 
 def test_each_rank_takes_its_disjoint_part_of_every_global_batch_and_resumes():
-    from utils.data_stream import EpochBatchStream
+    from utils.core.data_stream import EpochBatchStream
     one = EpochBatchStream(Numbers(), 4, 7)
     order = [torch.randperm(10, generator=torch.Generator().manual_seed(7 + e)).tolist() for e in (0, 1)]
     assert drawn(one, 3) == [order[0][0:4], order[0][4:8], order[1][0:4]]   # single process: unchanged
@@ -78,7 +78,7 @@ def test_batch_not_divisible_by_the_processes_is_one_line(tmp_path):
 # --- the synchroniser's collectives --------------------------------------------------------------------
 
 def _collectives_worker(rank, store, out):
-    from utils.distributed import init_distributed
+    from utils.training.distributed import init_distributed
     sync = init_distributed("cpu", f"file://{store}", rank=rank, world_size=2, local_rank=rank, timeout=TEST_TIMEOUT)
     a, b, c = (torch.nn.Parameter(torch.zeros(2, 3)) for _ in range(3))
     sync.attach({"g": [a, b], "h": [c]})
@@ -137,10 +137,10 @@ def _deterministic_networks(loop, keep):
 
 
 def _loop_worker(rank, world_size, store, argv, out):
-    import utils.training_loop as loop
+    import utils.training.loop as loop
     from train import build_datasets
-    from utils.distributed import init_distributed
-    from utils.options import parse_train_options
+    from utils.training.distributed import init_distributed
+    from utils.training.options import parse_train_options
     kept = []
     _deterministic_networks(loop, kept)
     config = parse_train_options(argv)
@@ -219,7 +219,7 @@ WRAPPER = """\
 import os, runpy, signal, sys
 sys.path.insert(0, {repo!r})
 import torch
-import utils.training_loop as loop
+import utils.training.loop as loop
 rank, out, steps = int(os.environ["RANK"]), os.environ["TEST_OUT"], []
 real_step, real_resume = loop.train_step, loop.resume_state
 

@@ -1,4 +1,4 @@
-"""utils.divergence: the cause a non-finite step is stopped with, measured from the step's own tensors."""
+"""utils.training.divergence: the cause a non-finite step is stopped with, measured from the step's own tensors."""
 import math
 import random
 
@@ -8,8 +8,8 @@ import torch
 from conftest import SMALL, random_batch
 from models import TwoStreamNetworks
 from models.losses import TaskLosses
-from utils.divergence import FRAME_LIMIT, first_diverged_step, nonfinite_cause
-from utils.tasks import run_task
+from utils.training.divergence import FRAME_LIMIT, first_diverged_step, nonfinite_cause
+from utils.training.tasks import run_task
 
 VALUES = dict(c_kl=1.0, c_img_dis=10.0, xp_vs_xtilde=1.0, img_m_kl=1.0, m_kl=1.0, pred_scale_feat=100.0,
               video_scale_feat=100.0, epsilon=0.0)

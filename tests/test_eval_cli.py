@@ -12,8 +12,8 @@ import pytest
 from conftest import REPO_ROOT
 from datasets import synthetic
 from test_eval_scoring import SMALL, save_fake_i3d, save_tiny_classifier
-from utils.cli import run_command
-from utils.options import OptionError, parse_eval_options
+from utils.core.cli import run_command
+from utils.training.options import OptionError, parse_eval_options
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -157,7 +157,7 @@ def test_learning_check_plumbing_prints_the_verdict(tmp_path):
     assert lines[-1] == "goals not met", result.stderr[-2000:]
     assert lines[-5].startswith("NOT met  unconditional accuracy ≥ 80 % with IS ≥ 2.5: ") and "(real test clips: IS " in lines[-5]
     assert "conditional accuracy ≥ 70 %" in lines[-4] and "classifier on the real test clips ≥ 90 %" in lines[-3]
-    assert "(utils.motion_direction)" in lines[-2]
+    assert "(utils.evaluation.motion_direction)" in lines[-2]
     assert f"learning curve:  {tmp_path / 'check' / 'logs' / 'Demo' / 'learning_curve.png'}" in result.stdout
     assert (tmp_path / "check" / "classifiers" / "checkpoints" / "Demo" / "results.txt").is_file()
 
@@ -196,7 +196,7 @@ def test_schedule_check_plumbing_runs_the_miniature_and_its_branches(tmp_path):
 
 def test_the_run_options_come_from_the_checkpoint(capsys):
     import eval as evaluation
-    from utils.options import RUN_DATA_OPTIONS
+    from utils.training.options import RUN_DATA_OPTIONS
     trained = {"every_nth": 2, "split_rule": "videos", "identity_labels": False, "crop": True, "miniclip": False,
                "video_length": 16, "image_size": 64}                       # n_channels not recorded (older run)
     config = parse_eval_options(["--dataset", "synthetic", "--dataroot", "/nowhere", "--n_channels", "3"])

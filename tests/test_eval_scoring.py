@@ -1,4 +1,4 @@
-"""Scoring generated videos (utils.video_scoring, utils.eval_reports) and validation scoring during training."""
+"""Scoring generated videos (utils.evaluation.video_scoring, utils.evaluation.reports) and validation scoring during training."""
 import os
 import random
 
@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from datasets import build_dataset, synthetic
-from utils.checkpoint import save_checkpoint
-from utils.classifier_scoring import build_classifier, classifier_info
-from utils.options import OptionError
+from utils.core.checkpoint import save_checkpoint
+from utils.evaluation.classifier_scoring import build_classifier, classifier_info
+from utils.training.options import OptionError
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -61,7 +61,7 @@ def scorer_config(data_root, out):
 
 
 def test_cached_statistics_hit_miss_and_corrupt_file(tmp_path):
-    from utils.video_scoring import cached_statistics
+    from utils.evaluation.video_scoring import cached_statistics
     calls, lines = [], []
     features = np.random.default_rng(0).normal(size=(6, 3))
 
@@ -84,7 +84,7 @@ def test_cached_statistics_hit_miss_and_corrupt_file(tmp_path):
 
 
 def test_scorer_metrics_cache_and_changed_classifier(tmp_path, data_root, test_set):
-    from utils.video_scoring import VideoScorer
+    from utils.evaluation.video_scoring import VideoScorer
     path = save_tiny_classifier(tmp_path / "clf.pth")
     config = scorer_config(data_root, tmp_path / "out")
     videos = torch.rand(8, 3, 10, 64, 64) * 2.4 - 1.2   # not clipped: the classifier sees floats as they are
@@ -103,14 +103,14 @@ def test_scorer_metrics_cache_and_changed_classifier(tmp_path, data_root, test_s
 
 
 def test_scorer_refuses_other_classes(tmp_path, data_root, test_set):
-    from utils.video_scoring import VideoScorer
+    from utils.evaluation.video_scoring import VideoScorer
     path = save_tiny_classifier(tmp_path / "clf.pth", classes=["a", "b", "c"])
     with pytest.raises(OptionError, match="has 3 action classes .* the generator has 4"):
         VideoScorer(path, torch.device("cpu"), synthetic.CLASSES, test_set, scorer_config(data_root, tmp_path))
 
 
 def test_i3d_errors_and_features(tmp_path, data_root, test_set):
-    from utils.video_scoring import VideoScorer, load_i3d
+    from utils.evaluation.video_scoring import VideoScorer, load_i3d
     with pytest.raises(OptionError, match="no such file"):
         load_i3d(str(tmp_path / "missing.pt"), "cpu")
     torch.save({"weights": torch.zeros(2)}, tmp_path / "plain.pt")
@@ -125,7 +125,7 @@ def test_i3d_errors_and_features(tmp_path, data_root, test_set):
 
 def test_report_files_and_results_line(tmp_path):
     import json
-    from utils.eval_reports import summary_lines, write_report
+    from utils.evaluation.reports import summary_lines, write_report
     metrics = {"acc": 50.0, "I_score": 1.5, "intra_E": 0.5, "inter_E": 1.2, "class_intra_E": 0.4,
                "frechet": 3.25, "fvd": float("nan")}
     config = {"exp_name": "x", "dataset": "synthetic", "seed": 0}
@@ -165,12 +165,12 @@ def rng_states():
 
 @pytest.mark.parametrize("with_classifier", [True, False])
 def test_validation_scoring(tmp_path, data_root, monkeypatch, with_classifier):
-    import utils.video_scoring as video_scoring
+    import utils.evaluation.video_scoring as video_scoring
     from models import TwoStreamNetworks
-    from utils.data_stream import build_split
-    from utils.options import parse_train_options
-    from utils.schedules import Schedules
-    from utils.training_loop import validate
+    from utils.core.data_stream import build_split
+    from utils.training.loop import validate
+    from utils.training.options import parse_train_options
+    from utils.training.schedules import Schedules
     monkeypatch.setattr(video_scoring, "VALIDATION_PER_CLASS", 2)  # 32 per class in real runs
     loads = []
     real_load = video_scoring.load_classifier
@@ -204,7 +204,7 @@ def test_validation_scoring(tmp_path, data_root, monkeypatch, with_classifier):
 
 
 def test_val_classifier_option_checked_at_parse_time(tmp_path, data_root):
-    from utils.options import parse_train_options
+    from utils.training.options import parse_train_options
     common = ["--dataset", "synthetic", "--dataroot", data_root, "--output_dir", str(tmp_path)]
     with pytest.raises(OptionError, match="--val_classifier .*missing.pth"):
         parse_train_options(common + ["--val_classifier", str(tmp_path / "missing.pth")])

@@ -12,9 +12,9 @@ import torch
 from datasets import build_dataset, synthetic
 from models import TwoStreamNetworks, sample_videos
 from test_eval_scoring import SMALL, save_fake_i3d, save_tiny_classifier, scorer_config
-from utils.options import parse_train_options
-from utils.tasks import Batch
-from utils.visualize import class_grid, frames_to_strip, save_gif, save_png, to_uint8_video
+from utils.core.data_stream import Batch
+from utils.core.visualize import class_grid, frames_to_strip, save_gif, save_png, to_uint8_video
+from utils.training.options import parse_train_options
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -52,7 +52,7 @@ def reference_conditional(generator, test_set, repetitions, batch_size, device, 
 
 
 def reference_save(directory, videos, labels, classes, masks=None, get_seq=False, get_mask=False):
-    from utils.evaluation import _mask_strip
+    from utils.evaluation.protocols import _mask_strip
     os.makedirs(directory, exist_ok=True)
     by_class = []
     for index, name in enumerate(classes):
@@ -77,8 +77,8 @@ def reference_save(directory, videos, labels, classes, masks=None, get_seq=False
 
 def reference_score(scorer, videos, labels):
     """The former VideoScorer.score: every video classified at once (chunks of scorer.batch from 0)."""
-    from utils.metrics import class_intra_entropies, feature_statistics, frechet_distance, score_predictions
-    from utils.video_scoring import classifier_outputs, i3d_features
+    from utils.evaluation.metrics import class_intra_entropies, feature_statistics, frechet_distance, score_predictions
+    from utils.evaluation.video_scoring import classifier_outputs, i3d_features
     probs, features = classifier_outputs(scorer.model, videos, scorer.batch)
     metrics = score_predictions(probs, labels.numpy(), scorer.info["n_actions"])
     mu, sigma, _ = scorer.real_statistics("classifier")
@@ -109,7 +109,7 @@ def files_under(directory):
 
 
 def scorer_for(root, test_set, batch):
-    from utils.video_scoring import VideoScorer
+    from utils.evaluation.video_scoring import VideoScorer
     return VideoScorer(save_tiny_classifier(root / "clf.pth"), torch.device("cpu"), synthetic.CLASSES, test_set,
                        scorer_config(str(root / "data"), root / "out"), i3d_path=save_fake_i3d(root / "i3d.pt"),
                        batch=batch)
@@ -129,7 +129,7 @@ def check_same(reference_dir, stream_dir, reference, per_action, classes):
 @pytest.mark.slow
 def test_unconditional_stream_equals_the_whole_set_path(setup, tmp_path):
     import eval as evaluation
-    from utils.evaluation import unconditional_batches
+    from utils.evaluation.protocols import unconditional_batches
     root, generator, test_set = setup
     classes = synthetic.CLASSES
     videos, labels, masks = reference_unconditional(generator, len(classes), 3, 10, 2, "cpu", 3)
@@ -145,7 +145,7 @@ def test_unconditional_stream_equals_the_whole_set_path(setup, tmp_path):
 
 def test_conditional_stream_equals_the_whole_set_path(setup, tmp_path):
     import eval as evaluation
-    from utils.evaluation import class_counts, clip_labels, conditional_batches
+    from utils.evaluation.protocols import class_counts, clip_labels, conditional_batches
     root, generator, test_set = setup
     classes = synthetic.CLASSES
     videos, labels = reference_conditional(generator, test_set, 2, 3, "cpu", 1)
@@ -160,13 +160,13 @@ def test_conditional_stream_equals_the_whole_set_path(setup, tmp_path):
 
 
 def test_masks_are_not_kept_without_get_mask(setup):
-    from utils.evaluation import unconditional_batches
+    from utils.evaluation.protocols import unconditional_batches
     _, generator, _ = setup
     assert all(masks is None for _, _, masks in unconditional_batches(generator, 2, 1, 10, 1, "cpu", 0))
 
 
 def test_rechunker_gives_the_chunks_of_the_concatenation():
-    from utils.video_scoring import Rechunker
+    from utils.evaluation.video_scoring import Rechunker
     stream = torch.arange(23)
     got = []
     chunker = Rechunker(4, got.append)
@@ -177,7 +177,7 @@ def test_rechunker_gives_the_chunks_of_the_concatenation():
 
 
 def test_writer_refuses_a_short_or_long_protocol(tmp_path):
-    from utils.evaluation import ProtocolWriter
+    from utils.evaluation.protocols import ProtocolWriter
     writer = ProtocolWriter(str(tmp_path), ["a", "b"], [1, 2])
     writer.add(torch.zeros(2, 3, 10, 8, 8), torch.tensor([0, 1]))
     with pytest.raises(RuntimeError, match="more videos than the 1 announced"):

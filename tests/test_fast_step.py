@@ -1,4 +1,4 @@
-"""The fast training step (utils.tasks) against the straightforward one (utils.reference_tasks).
+"""The fast training step (utils.training.tasks) against the straightforward one (utils.training.reference_tasks).
 
 Same weights, batch, Python draws and torch RNG state: the losses, gradients, updated weights,
 optimiser decisions, BatchNorm running statistics and random-stream consumption must agree.
@@ -27,9 +27,9 @@ import torch
 
 from conftest import SMALL, random_batch
 from models import TwoStreamNetworks
-from utils.optimization import LEARNING_RATE, WEIGHT_DECAY, apply_gradients, build_optimizers, groups_to_update
-from utils.reference_tasks import reference_gradients, run_reference_task
-from utils.tasks import run_task, task_gradients
+from utils.training.optimization import LEARNING_RATE, WEIGHT_DECAY, apply_gradients, build_optimizers, groups_to_update
+from utils.training.reference_tasks import reference_gradients, run_reference_task
+from utils.training.tasks import run_task, task_gradients
 
 VALUES = dict(c_kl=5.0, m_kl=5.0, c_img_dis=10.0, xp_vs_xtilde=1.0, img_m_kl=5.0,
               pred_scale_feat=100.0, video_scale_feat=100.0)
@@ -169,7 +169,7 @@ def test_use_bn_and_no_joint_variants_match_the_reference():
 
 
 def test_batchnorm_replay_equals_two_calls():
-    from utils.tasks import BatchNormReplay
+    from utils.training.tasks import BatchNormReplay
     torch.manual_seed(0)
     module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU())
     twice = copy.deepcopy(module)

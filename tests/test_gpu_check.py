@@ -1,4 +1,4 @@
-"""The GPU check (bashes/misc/gpu_check.bash, utils/gpu_check.py) on the CPU: argument handling, the import
+"""The GPU check (bashes/misc/gpu_check.bash, utils/tools/gpu_check.py) on the CPU: argument handling, the import
 check and its vendored wheels, the summary and JSON with the GPU steps skipped, failures, timeouts, the
 deadline, exit statuses, and the parsers of the GPU steps' outputs."""
 import json
@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from conftest import REPO_ROOT
-from utils import gpu_check, gpu_check_steps as steps
+from utils.tools import gpu_check, gpu_check_steps as steps
 
 WRAPPER = REPO_ROOT / "bashes" / "misc" / "gpu_check.bash"
 

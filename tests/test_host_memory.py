@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from utils import host_memory
-from utils.options import OptionError, parse_train_options
+from utils.core import host_memory
+from utils.training.options import OptionError, parse_train_options
 
 REPO = Path(__file__).resolve().parent.parent
 GLIBC = platform.libc_ver()[0] == "glibc"
@@ -17,7 +17,7 @@ GLIBC = platform.libc_ver()[0] == "glibc"
 # a few bytes of padding; a training step's mix of sizes reuses the heap as this does.)
 SECOND_ROUND_FAULTS = """
 import resource, sys, torch
-from utils.host_memory import configure_host_memory
+from utils.core.host_memory import configure_host_memory
 configure_host_memory(sys.argv[1])
 x = torch.ones(64 << 20); del x
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -74,7 +74,7 @@ def test_option_default_and_bad_value():
 
 @pytest.mark.skipif(not GLIBC, reason="the comparison switches glibc's malloc settings")
 def test_benchmark_comparison_reports_both_modes():
-    from utils.benchmark import host_memory_comparison
+    from utils.tools.benchmark import host_memory_comparison
     result = host_memory_comparison("content", 2, reduced=True, batch_size=2, threads=1)
     assert result["pairs"] == 2
     for mode in ("default", "retain"):
@@ -86,6 +86,6 @@ def test_benchmark_comparison_reports_both_modes():
 
 
 def test_benchmark_comparison_rejects_bad_pairs():
-    from utils.benchmark import parse_args
+    from utils.tools.benchmark import parse_args
     with pytest.raises(SystemExit):
         parse_args(["--compare_host_memory", "frame", "--pairs", "0"])

@@ -7,8 +7,8 @@ import pytest
 
 from conftest import REPO_ROOT
 from datasets import tiny_layouts
-from utils.data_stream import build_split
-from utils.options import OptionError, parse_eval_options, parse_train_options
+from utils.core.data_stream import build_split
+from utils.training.options import OptionError, parse_eval_options, parse_train_options
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Learning curves (utils.learning_curves): records, torn lines, resume trimming, the PNG, the CLI
+"""Learning curves (utils.evaluation.learning_curves): records, torn lines, resume trimming, the PNG, the CLI
 and the hook in the training loop."""
 import json
 import math
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
-from utils.learning_curves import (CURVE_IMAGE, CURVE_RECORDS, LearningCurve, append_record, draw_curve,
+from utils.evaluation.learning_curves import (CURVE_IMAGE, CURVE_RECORDS, LearningCurve, append_record, draw_curve,
                                    make_record, read_records, trim_records)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -118,7 +118,7 @@ def test_png_is_written_atomically_and_shows_the_curves(tmp_path, scored):
 
 
 def test_panels_cover_each_quantity_and_the_chance_level():
-    from utils.learning_curves import _panels
+    from utils.evaluation.learning_curves import _panels
     panels = _panels([make_record(i, summary(i), 4) for i in (1, 2)])
     titles = [title for title, _, _ in panels]
     assert titles[:4] == ["generated videos: accuracy %", "generated videos: Inception score",
@@ -133,7 +133,7 @@ def test_panels_cover_each_quantity_and_the_chance_level():
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "utils.learning_curves", *args], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, "-m", "utils.evaluation.learning_curves", *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -160,7 +160,7 @@ def test_cli_redraws_and_reports_errors_in_one_line(tmp_path):
 
 
 def test_compare_draws_every_run_into_the_same_panels(tmp_path):
-    from utils.learning_curves import _merged_panels
+    from utils.evaluation.learning_curves import _merged_panels
     first = [make_record(i, summary(i), 4) for i in (1, 2)]
     second = [make_record(i, summary(i, tasks=("content", "frame")), 4) for i in (2, 3)]
     panels = dict((title, lines) for title, lines, _ in _merged_panels([("a", first), ("b", second)]))
@@ -206,7 +206,7 @@ def tiny_data(tmp_path_factory):
 @pytest.mark.parametrize("with_classifier", [False, True])
 def test_training_writes_one_record_per_validation(tmp_path, tiny_data, monkeypatch, capsys, with_classifier):
     import train
-    import utils.video_scoring as video_scoring
+    import utils.evaluation.video_scoring as video_scoring
     from test_eval_scoring import save_tiny_classifier
     monkeypatch.setattr(video_scoring, "VALIDATION_PER_CLASS", 2)   # 32 per class in real runs
     extra = ["--val_classifier", save_tiny_classifier(tmp_path / "clf.pth")] if with_classifier else []

@@ -1,11 +1,11 @@
-"""utils.learning_goals: the learning check's verdict from eval.py's metrics and the classifier's results."""
+"""utils.tools.learning_goals: the learning check's verdict from eval.py's metrics and the classifier's results."""
 import json
 
 import numpy as np
 import pytest
 
 from datasets import synthetic
-from utils import learning_goals
+from utils.tools import learning_goals
 
 REAL_LINE = ("2026-12-02 01:00:00 classifier=/x/Demo/best.pth iter=400 dataset=synthetic clips=48 acc=95.8333 I_score=3.1234 "
              "intra_E=0.2000 inter_E=1.3800\n")
@@ -54,7 +54,7 @@ def test_the_direction_share_is_measured_on_the_unconditional_videos(tmp_path, c
                                    with_videos=True)
     assert learning_goals.main([str(iteration), "--classifier_results", str(results)]) == 1
     out = capsys.readouterr().out
-    assert "(utils.motion_direction): 75.0 %" in out      # 3 of the 4 classes move their way
+    assert "(utils.evaluation.motion_direction): 75.0 %" in out      # 3 of the 4 classes move their way
 
 
 def test_missing_inputs_are_one_line_errors(tmp_path, capsys):

@@ -1,10 +1,10 @@
-"""utils.learning_probe: phases through the training step, the after-phase measurements, the report."""
+"""utils.tools.learning_probe: phases through the training step, the after-phase measurements, the report."""
 import json
 
 import pytest
 
 from datasets import synthetic
-from utils import learning_probe
+from utils.tools import learning_probe
 
 TINY = ["--gf_dim", "4", "--cont_dim", "16", "--motion_dim", "8", "--ndf", "4", "--batch_size", "2"]
 
@@ -35,7 +35,7 @@ def test_a_tiny_probe_writes_one_record_and_grid_per_phase(tmp_path, capsys):
 
 def test_bad_data_or_phases_end_in_one_line(tmp_path, capsys):
     assert learning_probe.main(["--dataroot", str(tmp_path / "none"), "--out", str(tmp_path / "r.json")]) == 2
-    assert capsys.readouterr().err.startswith("python -m utils.learning_probe: error: ")
+    assert capsys.readouterr().err.startswith("python -m utils.tools.learning_probe: error: ")
     assert learning_probe.main(["--dataroot", str(tmp_path), "--out", str(tmp_path / "r.json"),
                                 "--phases", "mix:3"]) == 2
     assert "neither pre:N nor mix:N:CONT:MOTION" in capsys.readouterr().err

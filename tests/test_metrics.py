@@ -6,8 +6,8 @@ import pytest
 import scipy.linalg
 import torch
 
-import utils.metrics as metrics
-from utils.metrics import feature_statistics, frechet_distance, score_predictions
+import utils.evaluation.metrics as metrics
+from utils.evaluation.metrics import feature_statistics, frechet_distance, score_predictions
 
 
 def _one_hot(classes, k):
@@ -176,7 +176,7 @@ def test_feature_statistics_match_numpy_definitions():
 
 
 def test_class_intra_entropies_one_value_per_predicted_action():
-    from utils.metrics import class_intra_entropies
+    from utils.evaluation.metrics import class_intra_entropies
     ln = math.log
     probs = np.array([[0.9, 0.1, 0.0, 0.0], [0.5, 0.5, 0.0, 0.0], [0.0, 0.2, 0.0, 0.8], [0.3, 0.7, 0.0, 0.0]])
     h = [-(0.9 * ln(0.9) + 0.1 * ln(0.1)), ln(2), -(0.2 * ln(0.2) + 0.8 * ln(0.8)), -(0.3 * ln(0.3) + 0.7 * ln(0.7))]

@@ -1,9 +1,9 @@
-"""The direct motion measurement (utils.motion_direction) on videos whose motion is known."""
+"""The direct motion measurement (utils.evaluation.motion_direction) on videos whose motion is known."""
 import numpy as np
 import pytest
 
 from datasets import synthetic
-from utils import motion_direction as md
+from utils.evaluation import motion_direction as md
 
 
 def _videos(design, classes=range(4), seeds=range(3)):

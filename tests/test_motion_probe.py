@@ -1,4 +1,4 @@
-"""utils.motion_probe: moving maps, object centres, class spread of kernels, the report, errors."""
+"""utils.tools.motion_probe: moving maps, object centres, class spread of kernels, the report, errors."""
 import json
 import math
 
@@ -7,7 +7,7 @@ import torch
 
 from conftest import synthetic_checkpoint
 from datasets import synthetic
-from utils import motion_probe
+from utils.tools import motion_probe
 
 SMALL = ["--cont_dim", "16", "--motion_dim", "8", "--gf_dim", "4", "--image_ndf", "4", "--video_ndf", "4",
          "--batch_size", "2", "--joint", "--threads", "1"]

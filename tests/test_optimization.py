@@ -8,8 +8,8 @@ import torch
 
 from conftest import SMALL, random_batch
 from models import TwoStreamNetworks
-from utils.optimization import build_optimizers, groups_to_update, update_step
-from utils.tasks import run_task
+from utils.training.optimization import build_optimizers, groups_to_update, update_step
+from utils.training.tasks import run_task
 
 VALUES = dict(c_kl=7.0, c_img_dis=10.0, xp_vs_xtilde=1.0, img_m_kl=7.0, pred_scale_feat=100.0,
               video_scale_feat=100.0, epsilon=0.5, m_kl=2.0)
@@ -22,7 +22,7 @@ def run_forward(nets, task, seed):
 
 def reference_gradient(pristine, task, group, seed):
     """Gradient of `group`'s loss w.r.t. its parameters, on a fresh copy of the pre-step networks,
-    computed with a plain full backward (independent of utils.optimization)."""
+    computed with a plain full backward (independent of utils.training.optimization)."""
     nets = copy.deepcopy(pristine)
     losses, _ = run_forward(nets, task, seed)
     losses.groups[group].backward()
@@ -124,7 +124,7 @@ def test_non_finite_loss_skips_every_step():
 def test_channels_last_gradients_step_like_the_loop_adam():
     """A channels-last weight gradient (what a convolution on channels-last activations returns)
     steps the fused Adam exactly like the loop Adam steps a contiguous copy of it."""
-    from utils.optimization import apply_gradients
+    from utils.training.optimization import apply_gradients
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(3, 8, 5)
     twin = copy.deepcopy(conv)
@@ -146,7 +146,7 @@ def test_grad_clip_scales_each_group_to_the_norm_before_its_adam_step(max_norm):
     """--grad_clip: a group whose gradient norm exceeds max_norm steps like Adam fed the gradient times
     max_norm / norm (the formula, on a loop Adam); a smaller norm, or 0 (off), leaves it untouched.
     Each group is clipped on its own norm."""
-    from utils.optimization import apply_gradients
+    from utils.training.optimization import apply_gradients
     torch.manual_seed(0)
     big, small = torch.nn.Linear(6, 4), torch.nn.Linear(3, 2)
     groups = {"big": list(big.parameters()), "small": list(small.parameters())}
@@ -169,7 +169,7 @@ def test_grad_clip_scales_each_group_to_the_norm_before_its_adam_step(max_norm):
 
 
 def test_grad_clip_option_is_validated_and_must_match_on_resume():
-    from utils.options import RESUME_OPTIONS, OptionError, parse_train_options
+    from utils.training.options import RESUME_OPTIONS, OptionError, parse_train_options
     assert parse_train_options(["--dataset", "synthetic", "--dataroot", "x"])["grad_clip"] == 0.0   # off, as published
     assert "grad_clip" in RESUME_OPTIONS
     for bad in ("-1", "nan", "inf"):
@@ -179,7 +179,7 @@ def test_grad_clip_option_is_validated_and_must_match_on_resume():
 
 def test_group_lr_gives_named_groups_their_rate_and_the_rest_lr():
     from models import GROUPS
-    from utils.optimization import parse_group_lr
+    from utils.training.optimization import parse_group_lr
     nets = TwoStreamNetworks(3, joint=True, **SMALL)
     rates = parse_group_lr("motion_decoder=1e-2, video_discriminator=5e-4", GROUPS)
     assert rates == {"motion_decoder": 1e-2, "video_discriminator": 5e-4}
@@ -202,7 +202,7 @@ def test_group_lr_gives_named_groups_their_rate_and_the_rest_lr():
     ("motion_decoder=-1e-3", "positive"), ("motion_decoder=fast", "positive"), ("motion_decoder=nan", "positive"),
     ("motion_decoder=1e-3,motion_decoder=2e-3", "given twice")])
 def test_group_lr_option_errors_are_one_line_and_resume_must_match(text, message):
-    from utils.options import RESUME_OPTIONS, OptionError, parse_train_options
+    from utils.training.options import RESUME_OPTIONS, OptionError, parse_train_options
     base = ["--dataset", "synthetic", "--dataroot", "x"]
     assert parse_train_options(base)["group_lr"] == {} and "group_lr" in RESUME_OPTIONS
     with pytest.raises(OptionError, match=f"--group_lr: .*{message}") as error:

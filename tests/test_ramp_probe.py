@@ -1,11 +1,11 @@
-"""utils.ramp_probe: ε ramp, the per-step record (losses, gradient norms, frames, kernel gains), errors."""
+"""utils.tools.ramp_probe: ε ramp, the per-step record (losses, gradient norms, frames, kernel gains), errors."""
 import json
 
 import pytest
 import torch
 
 from conftest import synthetic_checkpoint
-from utils import ramp_probe
+from utils.tools import ramp_probe
 
 SMALL = ["--cont_dim", "16", "--motion_dim", "8", "--gf_dim", "4", "--image_ndf", "4", "--video_ndf", "4",
          "--batch_size", "2", "--joint", "--threads", "1", "--vid_m_kl_start", "3", "--vid_m_kl_end", "9",

@@ -20,10 +20,10 @@ import torch
 
 from conftest import REPO_ROOT, SMALL, random_batch
 from test_train_cli import SMALL_FLAGS, dirs, run, synthetic_root  # noqa: F401  (synthetic_root: a fixture)
-from utils.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
-from utils.cli import check_writable, run_command
-from utils.crash_check import first_difference, logged_losses
-from utils.options import OptionError, parse_eval_options, parse_train_options
+from utils.core.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from utils.core.cli import check_writable, run_command
+from utils.tools.crash_check import first_difference, logged_losses
+from utils.training.options import OptionError, parse_eval_options, parse_train_options
 
 
 def train_args(root, tmp_path, name, *extra):
@@ -130,7 +130,7 @@ def test_sigkill_in_the_middle_of_a_save_leaves_a_resumable_run(tmp_path, synthe
 
 SIGNAL_AT_STEP = """
 import signal
-import utils.training_loop as loop
+import utils.training.loop as loop
 real_step, real_save = loop.train_step, loop.save_checkpoint
 steps = []
 def signalling_step(*args, **kwargs):
@@ -219,7 +219,7 @@ def test_damaged_checkpoint_is_one_line_and_exit_2(tmp_path, synthetic_root, pro
 # --- non-finite losses --------------------------------------------------------------------------------
 
 NAN_BATCHES = """
-import utils.data_stream as data_stream
+import utils.core.data_stream as data_stream
 real_next = data_stream.EpochBatchStream.next
 served = []
 def sometimes_nan(self):
@@ -280,9 +280,10 @@ def test_max_nonfinite_0_never_stops_but_never_saves_a_poisoned_state(tmp_path, 
 @pytest.mark.parametrize("task", ["pretrain", "content", "frame", pytest.param("video", marks=pytest.mark.slow)])
 def test_skipped_step_restores_batchnorm_buffers_and_changes_nothing(task):
     from models import TwoStreamNetworks
-    from utils.optimization import build_optimizers
-    from utils.tasks import Batch, run_task
-    from utils.training_loop import train_step
+    from utils.core.data_stream import Batch
+    from utils.training.loop import train_step
+    from utils.training.optimization import build_optimizers
+    from utils.training.tasks import run_task
     values = dict(c_kl=1.0, c_img_dis=10.0, xp_vs_xtilde=1.0, img_m_kl=1.0, pred_scale_feat=100.0,
                   video_scale_feat=100.0, epsilon=0.5, m_kl=1.0)
     nets = TwoStreamNetworks(3, joint=True, use_bn=True, **SMALL).train()
@@ -307,7 +308,7 @@ def test_skipped_step_restores_batchnorm_buffers_and_changes_nothing(task):
 
 def test_weights_are_finite_sees_a_nan_weight_and_a_nan_batchnorm_statistic():
     from models import TwoStreamNetworks
-    from utils.training_loop import weights_are_finite
+    from utils.training.loop import weights_are_finite
     nets = TwoStreamNetworks(3, joint=True, **SMALL)
     assert weights_are_finite(nets)
     statistic = next(b for b in nets.video_discriminator.buffers() if b.is_floating_point())
@@ -339,9 +340,9 @@ def workspace(tmp_path, synthetic_root, monkeypatch):
     threads = torch.get_num_threads()
     (tmp_path / "a_file").write_text("not a folder")
     (tmp_path / "empty").mkdir()
-    from utils.data_stream import EpochBatchStream, build_split
-    from utils.optimization import build_optimizers
-    from utils.training_loop import LossWindow, checkpoint_state
+    from utils.core.data_stream import EpochBatchStream, build_split
+    from utils.training.loop import LossWindow, checkpoint_state
+    from utils.training.optimization import build_optimizers
     from models import TwoStreamNetworks
     config = parse_train_options(train_args(synthetic_root, tmp_path, "made"))
     train_set = build_split(config, "train")

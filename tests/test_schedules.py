@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from utils.schedules import Schedules, linear_ramp
+from utils.training.schedules import Schedules, linear_ramp
 
 P = 300
 
@@ -84,7 +84,7 @@ def test_published_task_mix():
 
 
 def test_published_windows_are_the_option_defaults():
-    from utils.options import parse_train_options
+    from utils.training.options import parse_train_options
     config = parse_train_options(["--dataset", "MUG", "--dataroot", "/tmp"])
     s = Schedules.from_config(config)
     assert (s.c_kl_iter_end, s.video_iter_start, s.video_iter_end) == (100_000, 150_000, 400_000)

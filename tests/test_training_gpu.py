@@ -7,8 +7,9 @@ import torch
 
 from conftest import SMALL, random_batch
 from models import TwoStreamNetworks
-from utils.optimization import build_optimizers, update_step
-from utils.tasks import Batch, run_task
+from utils.core.data_stream import Batch
+from utils.training.optimization import build_optimizers, update_step
+from utils.training.tasks import run_task
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]

@@ -1,10 +1,10 @@
-"""uint8 conversion, grids, strips and image files of utils.visualize."""
+"""uint8 conversion, grids, strips and image files of utils.core.visualize."""
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from utils.visualize import (class_grid, frames_to_strip, grid_for_tensorboard, save_gif, save_png,
+from utils.core.visualize import (class_grid, frames_to_strip, grid_for_tensorboard, save_gif, save_png,
                              to_uint8_video, video_grid)
 
 

@@ -8,9 +8,9 @@ CLASSIFIER_CHECKPOINTS="$EXP_ROOT/classifiers/checkpoints"
 CLASSIFIER_LOGS="$EXP_ROOT/classifiers/logs"
 
 run_classifier_train() {  # run_classifier_train <launcher flags...> <user args...>: later flags win
-  exec "$PYTHON" -m utils.train_classifier --checkpoint_dir "$CLASSIFIER_CHECKPOINTS" --log_dir "$CLASSIFIER_LOGS" "$@"
+  exec "$PYTHON" -m utils.classifier.train --checkpoint_dir "$CLASSIFIER_CHECKPOINTS" --log_dir "$CLASSIFIER_LOGS" "$@"
 }
 
 run_classifier_eval() {  # run_classifier_eval <launcher flags...> <user args...>
-  exec "$PYTHON" -m utils.eval_classifier --checkpoint_dir "$CLASSIFIER_CHECKPOINTS" "$@"
+  exec "$PYTHON" -m utils.classifier.eval --checkpoint_dir "$CLASSIFIER_CHECKPOINTS" "$@"
 }

@@ -27,4 +27,4 @@ if ! command -v "$PY" >/dev/null 2>&1; then
   exit 2
 fi
 cd "$ROOT"
-exec "$PY" -m utils.gpu_check "$@"
+exec "$PY" -m utils.tools.gpu_check "$@"

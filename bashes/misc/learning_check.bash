@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one-hour learning check (README, "The demo"): the demo configuration trained for longer, with a larger
 # share of motion steps, on the synthetic data, both protocols generated and scored, and the result compared with the goals
-# (`python -m utils.learning_goals`): unconditional accuracy >= 80 % with IS >= 2.5, conditional >= 70 %,
+# (`python -m utils.tools.learning_goals`): unconditional accuracy >= 80 % with IS >= 2.5, conditional >= 70 %,
 # the evaluation classifier >= 90 % on the real test clips. Exit status 0 when every goal is met, 1 when
 # one is not (the numbers are printed either way).
 # Its own EXP_ROOT (default <repo>/checkpoints/learning_check): its classifier, run and results do not
@@ -31,5 +31,5 @@ echo "learning check finished in $(( $(date +%s) - start )) s (after set-up)"
 echo "videos (PNG):    $results/unconditional/samples.png  (one row per class)"
 echo "from test clips: $results/conditional/samples.png"
 echo "learning curve:  $EXP_ROOT/logs/Demo/learning_curve.png"
-"$PYTHON" -m utils.eval_reports "$results"
-"$PYTHON" -m utils.learning_goals "$results" --classifier_results "$classifier_run/results.txt"
+"$PYTHON" -m utils.evaluation.reports "$results"
+"$PYTHON" -m utils.tools.learning_goals "$results" --classifier_results "$classifier_run/results.txt"

@@ -58,11 +58,11 @@ done
 if [ "${#runs[@]}" -gt 1 ]; then
   others=()
   for run in "${runs[@]:1}"; do others+=("$EXP_ROOT/logs/$run"); done
-  "$PYTHON" -m utils.learning_curves "$EXP_ROOT/logs/Schedule" --compare "${others[@]}" \
+  "$PYTHON" -m utils.evaluation.learning_curves "$EXP_ROOT/logs/Schedule" --compare "${others[@]}" \
     --out "$EXP_ROOT/logs/schedule_runs.png"
 fi
 for run in "${runs[@]}"; do
   results="$(ls -td "$EXP_ROOT"/results/$run/iter_* | head -n 1)"
   echo "== $run ($results)"
-  "$PYTHON" -m utils.eval_reports "$results"
+  "$PYTHON" -m utils.evaluation.reports "$results"
 done

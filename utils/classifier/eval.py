@@ -1,5 +1,5 @@
 """Score a trained evaluation classifier on the real test clips (centre crop, start 0):
-`python -m utils.eval_classifier --dataset NAME --dataroot DIR --classifier PATH_OR_EXP [--which best|latest|N]
+`python -m utils.classifier.eval --dataset NAME --dataroot DIR --classifier PATH_OR_EXP [--which best|latest|N]
 [--clip_transform none|reversed|static]`.
 
 Prints one results line (accuracy folded to the action, IS, intra/inter entropy)
@@ -7,33 +7,23 @@ and appends it to a results file. `--clip_transform reversed` (frames in reverse
 (the first frame repeated) scores altered clips instead: what the classifier reads. A classifier that
 reads the motion of direction classes labels reversed clips as the opposite class (accuracy near 0);
 one that reads where the actor is keeps them (README, "Evaluation classifiers"). The reusable parts for the generator's
-evaluation are in utils.classifier_scoring (`load_classifier`, `classify_videos`).
+evaluation are in utils.evaluation.classifier_scoring (`load_classifier`, `classify_videos`).
 """
 import os
 import sys
 import time
 
-from utils.checkpoint import CheckpointError, checkpoint_path, list_checkpoints
-from utils.classifier_options import OptionError, parse_classifier_eval_options
+import torch
 
-PROGRAM = "python -m utils.eval_classifier"
+from utils.classifier.options import parse_classifier_eval_options
+from utils.classifier.training import classifier_split
+from utils.core.cli import check_writable, run_command
+from utils.core.config import OptionError
+from utils.core.device import resolve_device
+from utils.evaluation.classifier_scoring import load_classifier, resolve_classifier_path, score_dataset
+
+PROGRAM = "python -m utils.classifier.eval"
 RESULTS_NAME = "results.txt"
-
-
-def resolve_classifier_path(spec, which, checkpoint_dir):
-    """Checkpoint file named by `--classifier`: a file as it is; a run folder or an exp_name under
-    `checkpoint_dir` with `<which>.pth` in it. Returns the path; CheckpointError (one line) otherwise."""
-    if os.path.isfile(spec):
-        return spec
-    directory = spec if os.path.isdir(spec) else os.path.join(checkpoint_dir, spec)
-    if not os.path.isdir(directory):
-        raise CheckpointError(f"--classifier {spec}: no such checkpoint file, run folder, or experiment "
-                              f"in {checkpoint_dir}")
-    available = list_checkpoints(directory)
-    if str(which) not in available:
-        raise CheckpointError(f"--classifier {spec}: no checkpoint {which!r} in {directory} "
-                              f"(available: {', '.join(available) or 'none'})")
-    return checkpoint_path(directory, which)
 
 
 def results_line(info, dataset, clips, metrics, transform="none"):
@@ -49,11 +39,6 @@ def results_line(info, dataset, clips, metrics, transform="none"):
 def main(argv=None):
     """Parse the options, load the classifier, score the test split, print and append the results line."""
     config = parse_classifier_eval_options(argv)
-    import torch
-    from utils.classifier_scoring import load_classifier, score_dataset
-    from utils.classifier_training import classifier_split
-    from utils.cli import check_writable
-    from utils.training_loop import resolve_device
     device = resolve_device(config["device"])
     if config["threads"]:
         torch.set_num_threads(config["threads"])
@@ -82,5 +67,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from utils.cli import run_command
     sys.exit(run_command(PROGRAM, main))

@@ -1,7 +1,7 @@
 """Command lines of the evaluation-classifier commands -> one validated configuration (a plain dict).
 
-`parse_classifier_train_options` (python -m utils.train_classifier) and
-`parse_classifier_eval_options` (python -m utils.eval_classifier) raise
+`parse_classifier_train_options` (python -m utils.classifier.train) and
+`parse_classifier_eval_options` (python -m utils.classifier.eval) raise
 `OptionError` (one line naming the option) for any user mistake. Runs go to
 `<checkpoint_dir>/<exp_name>` and `<log_dir>/<exp_name>`, by default under
 `$EXP_ROOT/classifiers/` so that they never mix with generator runs.
@@ -9,7 +9,9 @@
 import argparse
 import os
 
-from utils.options import OptionError, default_exp_root
+from datasets import DATASET_NAMES, dataset_options
+from datasets.folder import SPLIT_RULES
+from utils.core.config import OptionError, OptionParser, default_exp_root
 
 # EVAL.md: the two kinds of classifier and their published learning rate and per-epoch decay.
 KIND_DEFAULTS = {"action": {"lr": 5e-4, "lr_decay": 0.995}, "actor_action": {"lr": 1e-4, "lr_decay": 0.999}}
@@ -32,14 +34,6 @@ class _DefaultsFormatter(argparse.HelpFormatter):
         if shown and "default" not in text and action.option_strings:
             text += " (default: %(default)s)"
         return text
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    def __init__(self, **kwargs):
-        super().__init__(formatter_class=_DefaultsFormatter, **kwargs)
-
-    def error(self, message):  # argparse would print the usage and exit(2); we want one line
-        raise OptionError(message)
 
 
 def classifier_root():
@@ -85,8 +79,6 @@ def _check(condition, option, expected, value):
 
 
 def _validate_data(c):
-    from datasets import DATASET_NAMES, dataset_options
-    from datasets.folder import SPLIT_RULES
     if c["dataset"] not in DATASET_NAMES:
         raise OptionError(f"unknown dataset {c['dataset']!r} (known: {', '.join(DATASET_NAMES)})")
     if not c["dataroot"]:
@@ -109,13 +101,13 @@ def _validate_data(c):
 
 
 def parse_classifier_train_options(argv=None):
-    """Parse and validate `python -m utils.train_classifier`'s command line; returns the config dict.
+    """Parse and validate `python -m utils.classifier.train`'s command line; returns the config dict.
 
     Derived fields: `lr`/`lr_decay` (the kind's defaults when not given), `every_nth` (the
     published one of the dataset when not given, EVERY_NTH_DEFAULTS), `exp_name`
     (`<dataset>` or `<dataset>_actor`), `checkpoint_dir_run`, `log_dir_run`.
     """
-    p = _OneLineParser(prog="python -m utils.train_classifier", allow_abbrev=False,
+    p = OptionParser(formatter_class=_DefaultsFormatter, prog="python -m utils.classifier.train", allow_abbrev=False,
                        description="Train an evaluation video classifier (EVAL.md) on real data.")
     _add_data_options(p, for_eval=False)
     model = p.add_argument_group("model and optimiser")
@@ -167,8 +159,8 @@ def parse_classifier_train_options(argv=None):
 
 
 def parse_classifier_eval_options(argv=None):
-    """Parse and validate `python -m utils.eval_classifier`'s command line; returns the config dict."""
-    p = _OneLineParser(prog="python -m utils.eval_classifier", allow_abbrev=False,
+    """Parse and validate `python -m utils.classifier.eval`'s command line; returns the config dict."""
+    p = OptionParser(formatter_class=_DefaultsFormatter, prog="python -m utils.classifier.eval", allow_abbrev=False,
                        description="Score a trained evaluation classifier on the real test clips.")
     _add_data_options(p, for_eval=True)
     _add_run_options(p)

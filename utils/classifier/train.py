@@ -1,15 +1,21 @@
-"""Train an evaluation classifier: `python -m utils.train_classifier --dataset NAME --dataroot DIR [options]`.
+"""Train an evaluation classifier: `python -m utils.classifier.train --dataset NAME --dataroot DIR [options]`.
 
-Flags -> one validated config (utils.classifier_options) -> data -> the loop
-(utils.classifier_training). A user mistake is one line on stderr, exit 2,
+Flags -> one validated config (utils.classifier.options) -> data -> the loop
+(utils.classifier.training). A user mistake is one line on stderr, exit 2,
 and nothing is written.
 """
 import sys
 
-from utils.checkpoint import list_checkpoints
-from utils.classifier_options import OptionError, parse_classifier_train_options
+import torch
 
-PROGRAM = "python -m utils.train_classifier"
+from utils.classifier.options import parse_classifier_train_options
+from utils.classifier.training import classifier_split, resume_path, train_classifier
+from utils.core.checkpoint import list_checkpoints
+from utils.core.cli import check_writable, run_command
+from utils.core.config import OptionError
+from utils.core.device import resolve_device
+
+PROGRAM = "python -m utils.classifier.train"
 
 
 def check_actor_labels(config, train_set, test_set):
@@ -25,10 +31,6 @@ def check_actor_labels(config, train_set, test_set):
 def main(argv=None):
     """Parse the options, check that nothing is in the way, read the data and train."""
     config = parse_classifier_train_options(argv)
-    import torch
-    from utils.cli import check_writable
-    from utils.classifier_training import resume_path, classifier_split, train_classifier
-    from utils.training_loop import resolve_device
     device = resolve_device(config["device"])
     if config["threads"]:
         torch.set_num_threads(config["threads"])
@@ -48,5 +50,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from utils.cli import run_command
     sys.exit(run_command(PROGRAM, main))

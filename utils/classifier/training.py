@@ -15,14 +15,14 @@ import time
 import torch
 
 from datasets import build_dataset, dataset_options
-from utils.checkpoint import CheckpointError, checkpoint_path, list_checkpoints, load_checkpoint, \
+from utils.core.checkpoint import CheckpointError, checkpoint_path, list_checkpoints, load_checkpoint, \
     prune_checkpoints, save_checkpoint
-from utils.classifier_options import ADAM_BETAS
-from utils.classifier_scoring import build_classifier, class_targets, classifier_info, score_dataset
-from utils.data_stream import EpochBatchStream
-from utils.logger import RunLogger
-from utils.options import write_config
-from utils.rng import capture_rng_state, restore_rng_state, seed_everything
+from utils.classifier.options import ADAM_BETAS
+from utils.core.config import write_config
+from utils.core.data_stream import EpochBatchStream
+from utils.core.logger import RunLogger
+from utils.core.rng import capture_rng_state, restore_rng_state, seed_everything
+from utils.evaluation.classifier_scoring import build_classifier, class_targets, classifier_info, score_dataset
 
 # Options a resumed run must share with the checkpoint it continues (RESUME_DEFAULTS: the value of an
 # option that checkpoints written before it existed were trained with).

@@ -4,12 +4,16 @@ import os
 import sys
 
 from datasets import DatasetError
-from utils.checkpoint import CheckpointError
-from utils.options import OptionError
+from utils.core.checkpoint import CheckpointError
+from utils.core.config import OptionError
 
 USER_ERRORS = (OptionError, DatasetError, CheckpointError)
 USER_ERROR_STATUS = 2
 TRAINING_FAULT_STATUS = 3
+
+
+class TrainingAborted(RuntimeError):
+    """Training stopped by a fault that is not a user mistake (persistent non-finite losses); one-line message."""
 
 
 def check_writable(directory, option):
@@ -26,7 +30,6 @@ def check_writable(directory, option):
 def run_command(program, body, argv=None):
     """Call `body(argv)`; print a user error or training fault as `<program>: error: <message>` and
     return its exit status (2 or 3), else 0."""
-    from utils.training_loop import TrainingAborted
     try:
         body(argv)
     except USER_ERRORS as error:

@@ -1,14 +1,38 @@
-"""Batches for training (reshuffled every epoch, last partial batch dropped) and validation.
+"""Batches for training (reshuffled every epoch, last partial batch dropped) and validation, and
+`Batch`, a loader item on its device.
 
 The order is a pure function of `(seed, epoch)`, and the stream's position is
 part of its state, so a resumed run sees the same batches as an uninterrupted one.
 Under torchrun every rank computes the same permutation and loads its own
 contiguous, disjoint part of each global batch.
 """
+from dataclasses import dataclass
+
 import torch
 from torch.utils.data import DataLoader
 
 from datasets import build_dataset, dataset_options
+from models.blocks import one_hot
+
+
+@dataclass
+class Batch:
+    """A batch on its device: images `[B, C, T, H, W]`, labels `[B]`, one-hot `[B, nc]`."""
+    images: torch.Tensor
+    labels: torch.Tensor
+    onehot: torch.Tensor
+
+    @classmethod
+    def from_loader(cls, item, num_categories, device):
+        """A loader item (`{"video": [B, C, T, H, W], "label": [B]}`) moved to `device`, with one-hot labels."""
+        images = item["video"].to(device, non_blocking=True)
+        labels = item["label"].to(device, non_blocking=True).long()
+        return cls(images, labels, one_hot(labels, num_categories))
+
+    @property
+    def diffs(self):
+        """Ground-truth difference frames `(x_k − x_{k+1}) / 2`, `[B, C, T−1, H, W]`."""
+        return (self.images[:, :, :-1] - self.images[:, :, 1:]) / 2
 
 
 def build_split(config, split, video_length=None, image_size=None):

@@ -5,7 +5,7 @@ import time
 
 from tqdm import tqdm
 
-from utils.visualize import grid_for_tensorboard
+from utils.core.visualize import grid_for_tensorboard
 
 
 class RunLogger:

@@ -16,7 +16,7 @@ Resume: a run that starts at iteration N (0 for a fresh one) first drops the rec
 left by the run it continues (they came from weights it discards); the record at N itself was
 made with the checkpointed weights and is kept. Readers keep the last record per iteration.
 
-Redraw from a finished run: `python -m utils.learning_curves <log folder of the run>`; with
+Redraw from a finished run: `python -m utils.evaluation.learning_curves <log folder of the run>`; with
 `--compare <other run's log folder> ... --out <png>` the runs share the panels (one line style per run).
 """
 import argparse
@@ -312,9 +312,9 @@ def _load_run(parser, run_log_dir):
 
 
 def main(argv=None):
-    """`python -m utils.learning_curves RUN_LOG_DIR [--compare OTHER_RUN_LOG_DIR ...] [--out PNG]`: redraw
+    """`python -m utils.evaluation.learning_curves RUN_LOG_DIR [--compare OTHER_RUN_LOG_DIR ...] [--out PNG]`: redraw
     the PNG from the records, with other runs' curves in the same panels when `--compare` names them."""
-    parser = argparse.ArgumentParser(prog="python -m utils.learning_curves",
+    parser = argparse.ArgumentParser(prog="python -m utils.evaluation.learning_curves",
                                      description="Redraw learning_curve.png from a run's learning_curve.jsonl.")
     parser.add_argument("run_log_dir", help="the run's log folder, <log_dir>/<exp_name>")
     parser.add_argument("--compare", nargs="+", default=[], metavar="RUN_LOG_DIR",

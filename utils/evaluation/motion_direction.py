@@ -4,7 +4,7 @@ For the synthetic data (one object translating over a static background) the obj
 from the video's per-pixel temporal median; the centre of mass of that difference, frame by frame,
 is its track. The mean step of the track is the motion in px per frame: shortened (the median keeps
 what the object covers in most frames, by 0.6–0.7 on the synthetic data), never turned. Used by the learning test
-(`tests/test_learning.py`), by the learning check's verdict (`utils.learning_goals`) and by `python -m utils.motion_direction <results folder>` on the `.npy`
+(`tests/test_learning.py`), by the learning check's verdict (`utils.tools.learning_goals`) and by `python -m utils.evaluation.motion_direction <results folder>` on the `.npy`
 files that `eval.py` writes.
 """
 import argparse
@@ -86,7 +86,7 @@ def folder_direction_accuracy(folder, min_speed=0.5):
 
 def main(argv=None):
     """Print the direction accuracy of the per-class `.npy` videos in an eval.py protocol folder."""
-    parser = argparse.ArgumentParser(prog="python -m utils.motion_direction", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m utils.evaluation.motion_direction", description=main.__doc__)
     parser.add_argument("folder", help="an eval.py protocol folder (e.g. <results>/iter_N/unconditional)")
     parser.add_argument("--min_speed", type=float, default=0.5, help="px per frame below which a video 'does not move'")
     args = parser.parse_args(argv)

@@ -22,10 +22,10 @@ import torch
 from tqdm import tqdm
 
 from models import TwoStreamNetworks, sample_videos
-from utils.checkpoint import CheckpointError, checkpoint_path, list_checkpoints, load_checkpoint
-from utils.options import MODEL_OPTIONS
-from utils.tasks import Batch
-from utils.visualize import class_grid, frames_to_strip, save_gif, save_png, to_uint8_video
+from models.networks import MODEL_OPTIONS
+from utils.core.checkpoint import CheckpointError, checkpoint_path, list_checkpoints, load_checkpoint
+from utils.core.data_stream import Batch
+from utils.core.visualize import class_grid, frames_to_strip, save_gif, save_png, to_uint8_video
 
 GRID_VIDEOS_PER_CLASS = 6
 

@@ -1,6 +1,6 @@
 """What eval.py writes about a scored protocol: the results line, metrics JSON and the confusion matrix.
 
-`python -m utils.eval_reports DIR` prints one summary line per protocol found under DIR (an
+`python -m utils.evaluation.reports DIR` prints one summary line per protocol found under DIR (an
 `iter_<N>` folder of eval.py's output), from its `metrics.json`; the demo ends with it.
 """
 import json
@@ -137,7 +137,7 @@ def summary_lines(iter_dir):
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        print("usage: python -m utils.eval_reports ITER_DIR", file=sys.stderr)
+        print("usage: python -m utils.evaluation.reports ITER_DIR", file=sys.stderr)
         sys.exit(2)
     found = summary_lines(sys.argv[1])
     print("\n".join(found) if found else f"no {METRICS_NAME} under {sys.argv[1]} (was eval.py run with --classifier?)")

@@ -7,7 +7,7 @@
 * `Rechunker` — regroups a stream of batches into fixed-size chunks.
 * `cached_statistics` — real-data feature statistics cached on disk under a key of everything
   they depend on.
-* `validation_scores` — what `utils.training_loop.validate` calls: 32 videos per class, scored.
+* `validation_scores` — what `utils.training.loop.validate` calls: 32 videos per class, scored.
 
 Feature conventions. Classifier ("frechet"): the output of the classifier's body
 `[N, 8·ndf, t, h, w]` averaged over time and space -> `[N, 8·ndf]` (flattened, ndf 64 would need
@@ -27,10 +27,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from utils.checkpoint import CheckpointError
-from utils.classifier_scoring import classify_videos, load_classifier
-from utils.metrics import class_intra_entropies, feature_statistics, frechet_distance, score_predictions
-from utils.options import OptionError, default_exp_root
+from models import sample_videos
+from utils.core.checkpoint import CheckpointError
+from utils.core.config import OptionError, default_exp_root
+from utils.evaluation.classifier_scoring import classify_videos, load_classifier, resolve_classifier_path
+from utils.evaluation.metrics import class_intra_entropies, feature_statistics, frechet_distance, score_predictions
 
 CACHE_VERSION = 1
 CACHE_FOLDER = "stats_cache"
@@ -44,7 +45,6 @@ def resolve_classifier(spec, option="classifier"):
     """Take a `--<option>` value: a checkpoint file, a run folder, or an exp_name under
     `$EXP_ROOT/classifiers/checkpoints` (the classifier launchers' runs; folders give `best.pth`).
     Returns the file's absolute path; OptionError (one line) when there is none."""
-    from utils.eval_classifier import resolve_classifier_path
     root = os.path.join(default_exp_root(), "classifiers", "checkpoints")
     try:
         path = resolve_classifier_path(os.path.expanduser(spec), "best", root)
@@ -338,7 +338,6 @@ def validation_scores(config, generator, test_set, device, logger):
     Returns a dict acc, I_score, intra_E, inter_E, class_intra_E, frechet. Without it, logs once per
     logger that scoring is off and how to turn it on, and returns None.
     """
-    from models import sample_videos
     path = config.get("val_classifier")
     if not path:
         if logger not in _ANNOUNCED:

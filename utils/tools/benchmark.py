@@ -1,4 +1,4 @@
-"""Training-step benchmark: `python -m utils.benchmark [options]` prints one JSON line.
+"""Training-step benchmark: `python -m utils.tools.benchmark [options]` prints one JSON line.
 
 Builds the networks of a dataset's launcher configuration (default MUG: batch 16,
 10 frames of 64x64, published model options) on random data, and times warm steps
@@ -10,17 +10,29 @@ Costs are in units of the published structure's FLOP counts (issue 6):
 `cost = seconds × matmul_gflops ÷ published GFLOP`.
 
 `--implementation reference` times the straightforward implementation that
-`utils.reference_tasks` keeps (the correctness reference of the fast one).
+`utils.training.reference_tasks` keeps (the correctness reference of the fast one).
 `--compare_host_memory TASK` instead times `--host_memory retain` against glibc's default in one
 process, step pairs alternating (utils/SPEED.md item 9).
 """
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 
 import torch
+
+import sepconv
+from models import TwoStreamNetworks, motion, sample_videos
+from models.blocks import one_hot
+from utils.core.data_stream import Batch
+from utils.core.host_memory import GLIBC_SETTLED, RETAIN, configure_host_memory, set_malloc
+from utils.training.optimization import apply_gradients, build_optimizers
+from utils.training.options import parse_train_options
+from utils.training.reference_tasks import reference_gradients, run_reference_task
+from utils.training.schedules import Schedules
+from utils.training.tasks import run_task, task_gradients
 
 PUBLISHED_GFLOP = {"content": 14.64, "frame": 145.3, "video": 1194.9}
 # model options of the launchers (bashes/TwoStreamVAN/*Train.bash + common.bash)
@@ -90,10 +102,6 @@ class StepRunner:
     """One network state, a batch and the optimisers; `step(task, draws, epsilon)` runs a full update."""
 
     def __init__(self, config, batch_size, device, implementation, amp="off", seed=0):
-        from models import TwoStreamNetworks
-        from models.blocks import one_hot
-        from utils.optimization import build_optimizers
-        from utils.tasks import Batch
         torch.manual_seed(seed)
         self.nets = TwoStreamNetworks.from_config(config, config["num_categories"]).to(device)
         self.groups = self.nets.parameter_groups()
@@ -107,14 +115,11 @@ class StepRunner:
 
     def step(self, task, draws, epsilon=1.0):
         """Forward, losses, every group's gradient and step (balance rule bypassed: all groups update)."""
-        from utils.optimization import apply_gradients
         values = dict(self.values, epsilon=epsilon)
         if self.implementation == "reference":
-            from utils.reference_tasks import reference_gradients, run_reference_task
             losses, _ = run_reference_task(task, self.nets, self.batch, values, draws)
             grads = reference_gradients(losses, list(losses.groups), self.groups)
         else:
-            from utils.tasks import run_task, task_gradients
             losses, _ = run_task(task, self.nets, self.batch, values, draws, amp=self.amp)
             grads = task_gradients(losses, list(losses.groups), self.groups)
         apply_gradients(grads, self.groups, self.optimizers)
@@ -133,14 +138,9 @@ def run_benchmark(dataset="MUG", batch_size=16, device="cpu", threads=2, impleme
                   amp="off", reduced=False, generate_videos=32, generate_frames=12, flops=True,
                   host_memory="retain"):
     """Time the tasks and generation; returns the dict printed as the JSON line."""
-    from models import sample_videos
-    from utils.host_memory import configure_host_memory
     retained = configure_host_memory(host_memory)
     device = torch.device(device)
     if implementation == "reference":   # the slicing SepConv differentiated by autograd
-        import os
-        import sepconv
-        from models import motion
         os.environ[sepconv.ENV_VAR] = "reference"
         motion.CHANNELS_LAST_ON_CPU = False   # and the motion encoder in the default layout
     if threads:
@@ -200,7 +200,6 @@ def host_memory_comparison(task, pairs, epsilon=1.0, dataset="MUG", batch_size=1
     the ratio of the medians and the median of the per-pair ratios (retain / default).
     """
     import resource
-    from utils.host_memory import GLIBC_SETTLED, RETAIN, set_malloc
     if threads:
         torch.set_num_threads(threads)
     config = model_config(dataset, reduced)
@@ -235,8 +234,6 @@ def schedule_projection(result, every=1000):
     P(video) = cont_ratio·motion_ratio (TRAINING.md §4); a video step's time is interpolated
     between `video_eps0_s` and `video_s` by that iteration's ε.
     """
-    from utils.options import parse_train_options
-    from utils.schedules import Schedules
     config = parse_train_options(MUG_SCHEDULE)
     schedules = Schedules.from_config(config)
     total, mix = 0.0, {"content": 0.0, "frame": 0.0, "video": 0.0}

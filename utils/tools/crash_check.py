@@ -1,7 +1,7 @@
 """Crash-and-resume acceptance check: SIGKILL a demo training run at random moments, resume it
 each time, and compare the end with an uninterrupted run.
 
-    python -m utils.crash_check [--total_iters 40] [--kills 5] [--seed 0] [--workdir DIR]
+    python -m utils.tools.crash_check [--total_iters 40] [--kills 5] [--seed 0] [--workdir DIR]
 
 Both runs use the options of `bashes/TwoStreamVAN/DemoTrain.bash` (started through it) with a
 shorter schedule, frequent saves and `--device cpu`. The interrupted run is killed `--kills` times,
@@ -26,8 +26,8 @@ import time
 
 import torch
 
-from utils.checkpoint import SUFFIX, TMP_PREFIX, TMP_SUFFIX, CheckpointError, checkpoint_path, load_checkpoint
-from utils.options import REPO_ROOT
+from utils.core.checkpoint import SUFFIX, TMP_PREFIX, TMP_SUFFIX, CheckpointError, checkpoint_path, load_checkpoint
+from utils.core.config import REPO_ROOT
 
 LAUNCHER = REPO_ROOT / "bashes" / "TwoStreamVAN" / "DemoTrain.bash"
 LOG_LINE = re.compile(r"^\S+ \S+ (?:it (\d+)/\d+ \S+s/it \| (.*)|val (\d+) (\w+): (.*))$")
@@ -35,7 +35,7 @@ LOG_LINE = re.compile(r"^\S+ \S+ (?:it (\d+)/\d+ \S+s/it \| (.*)|val (\d+) (\w+)
 
 def parse_args(argv):
     """Options of the check."""
-    p = argparse.ArgumentParser(prog="python -m utils.crash_check", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m utils.tools.crash_check", description=__doc__.split("\n")[0])
     p.add_argument("--total_iters", type=int, default=40, help="iterations of each run")
     p.add_argument("--pretrain_iters", type=int, default=15, help="content pre-training iterations")
     p.add_argument("--val_freq", type=int, default=5, help="validation, `latest` and log line every N iterations")

@@ -1,6 +1,6 @@
 """Peak resident memory of eval.py at N and 10·N videos with the demo model, and projections.
 
-`python -m utils.eval_memory_benchmark [--num_per_class 90] [--factor 10] [--workdir DIR]`
+`python -m utils.tools.eval_memory_benchmark [--num_per_class 90] [--factor 10] [--workdir DIR]`
 
 Makes (in --workdir, default a temporary folder) the synthetic data set, a demo-model run
 (bashes/TwoStreamVAN/DemoTrain.bash's architecture, trained 1 iteration: weights do not change the
@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO_MODEL = ["--joint", "--batch_size", "8", "--cont_dim", "64", "--motion_dim", "16", "--gf_dim", "8",
               "--image_ndf", "16", "--video_ndf", "16", "--crop"]
 PROTOCOLS = {"MUG conditional (100 x ~880 test clips)": 88_000,
@@ -35,8 +35,8 @@ def prepare(workdir, threads):
     `(dataroot, location options, classifier path)`."""
     import torch
     from datasets import synthetic
-    from utils.checkpoint import save_checkpoint
-    from utils.classifier_scoring import build_classifier, classifier_info
+    from utils.core.checkpoint import save_checkpoint
+    from utils.evaluation.classifier_scoring import build_classifier, classifier_info
     data = os.path.join(workdir, "data")
     if not os.path.isfile(os.path.join(data, "synthetic.json")):
         synthetic.generate(data, seed=0)
@@ -68,7 +68,7 @@ def peak_rss_mb(command):
 
 def main(argv=None):
     """Measure, print the peaks and projections; returns 0."""
-    p = argparse.ArgumentParser(prog="python -m utils.eval_memory_benchmark", description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(prog="python -m utils.tools.eval_memory_benchmark", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--num_per_class", type=int, default=90, help="n: videos per class of the small run (4 classes)")
     p.add_argument("--factor", type=int, default=10, help="the large run makes factor·n per class")

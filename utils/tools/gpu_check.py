@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from utils import gpu_check_steps as steps
+from utils.tools import gpu_check_steps as steps
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_GPU = 0, 1, 2, 3
 DEFAULT_DEADLINE = 480   # seconds: the 8 minutes

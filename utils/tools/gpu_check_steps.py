@@ -1,8 +1,8 @@
-"""The steps of `utils.gpu_check`: each runs commands of the interpreter under test (with a time limit),
+"""The steps of `utils.tools.gpu_check`: each runs commands of the interpreter under test (with a time limit),
 reads their output and returns a `Result` (PASS / FAIL / SKIP, a one-line note, key numbers, goal).
 
-Standard library only: the checks themselves run in child processes (`utils.gpu_probe`, pytest,
-install.bash, sepconv.benchmark, utils.benchmark, train.py, torchrun).
+Standard library only: the checks themselves run in child processes (`utils.tools.gpu_probe`, pytest,
+install.bash, sepconv.benchmark, utils.tools.benchmark, train.py, torchrun).
 """
 import json
 import os
@@ -16,7 +16,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WHEELS = ROOT / "bashes" / "misc" / "wheels"
 SEPCONV_SPEEDUP_GOAL = 5.0   # kernel vs reference, forward+backward, every fusion shape
 MUG_HOURS_GOAL = 4.0         # mug_500k_hours of the training benchmark
@@ -96,8 +96,8 @@ class Context:
         return self.run([self.python, *args], extra_env)
 
     def probe(self, *args, extra_env=None):
-        """Run `python -m utils.gpu_probe ARGS`; return (exit status, its JSON object or None, output)."""
-        rc, text = self.python_run("-m", "utils.gpu_probe", *args, extra_env=extra_env)
+        """Run `python -m utils.tools.gpu_probe ARGS`; return (exit status, its JSON object or None, output)."""
+        rc, text = self.python_run("-m", "utils.tools.gpu_probe", *args, extra_env=extra_env)
         return rc, last_json(text), text
 
 
@@ -382,18 +382,18 @@ def _benchmark(ctx, args):
 
 
 def step_bench_fp32(ctx):
-    """utils.benchmark --device cuda (float32; FLOPs counted)."""
-    return _benchmark(ctx, ["-m", "utils.benchmark", "--device", "cuda"])
+    """utils.tools.benchmark --device cuda (float32; FLOPs counted)."""
+    return _benchmark(ctx, ["-m", "utils.tools.benchmark", "--device", "cuda"])
 
 
 def step_bench_bf16(ctx):
-    """utils.benchmark --device cuda --amp bf16."""
-    return _benchmark(ctx, ["-m", "utils.benchmark", "--device", "cuda", "--amp", "bf16", "--no_flops"])
+    """utils.tools.benchmark --device cuda --amp bf16."""
+    return _benchmark(ctx, ["-m", "utils.tools.benchmark", "--device", "cuda", "--amp", "bf16", "--no_flops"])
 
 
 def step_bench_tf32(ctx):
-    """utils.benchmark --device cuda with --tf32 applied as train.py applies it."""
-    return _benchmark(ctx, ["-m", "utils.gpu_probe", "tf32-benchmark", "--device", "cuda", "--no_flops"])
+    """utils.tools.benchmark --device cuda with --tf32 applied as train.py applies it."""
+    return _benchmark(ctx, ["-m", "utils.tools.gpu_probe", "tf32-benchmark", "--device", "cuda", "--no_flops"])
 
 
 def demo_train_args(launcher=ROOT / "bashes" / "TwoStreamVAN" / "DemoTrain.bash", dataroot="$DATAROOT"):

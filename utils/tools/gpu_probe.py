@@ -1,12 +1,12 @@
-"""Probes that `utils.gpu_check` runs in a child process of the interpreter under test; each prints one
+"""Probes that `utils.tools.gpu_check` runs in a child process of the interpreter under test; each prints one
 JSON object on its last line of stdout.
 
-    python -m utils.gpu_probe environment        the interpreter, torch, CUDA, the GPUs, CuPy
-    python -m utils.gpu_probe imports            every module the project needs, with versions or errors
-    python -m utils.gpu_probe backend --expect cuda-precompiled|cuda-nvrtc [--no-binaries]
+    python -m utils.tools.gpu_probe environment        the interpreter, torch, CUDA, the GPUs, CuPy
+    python -m utils.tools.gpu_probe imports            every module the project needs, with versions or errors
+    python -m utils.tools.gpu_probe backend --expect cuda-precompiled|cuda-nvrtc [--no-binaries]
                                                  sepconv.active_backend on cuda:0 and one kernel result
                                                  against the float64 reference
-    python -m utils.gpu_probe tf32-benchmark [utils.benchmark options]
+    python -m utils.tools.gpu_probe tf32-benchmark [utils.tools.benchmark options]
                                                  the training benchmark with `--tf32` applied as train.py does
 
 Only the standard library is imported at module level, so a missing torch is reported, not raised.
@@ -18,7 +18,7 @@ import platform
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # (module, pip distribution, what needs it); cupy is required only where CUDA is available
 REQUIRED = [("torch", "torch", "everything"), ("numpy", "numpy", "everything"),
             ("cv2", "opencv-python-headless", "datasets"), ("PIL", "pillow", "datasets, visualisation"),
@@ -26,7 +26,7 @@ REQUIRED = [("torch", "torch", "everything"), ("numpy", "numpy", "everything"),
             ("matplotlib", "matplotlib", "evaluation figures"), ("tqdm", "tqdm", "progress bars"),
             ("packaging", "packaging", "tensorboardX"), ("google.protobuf", "protobuf", "tensorboardX"),
             ("tensorboardX", "tensorboardX", "logging"), ("pytest", "pytest", "the CUDA tests")]
-PROJECT = ["models", "datasets", "utils.options", "sepconv", "train"]
+PROJECT = ["models", "datasets", "utils.training.options", "sepconv", "train"]
 
 
 def _version(module):
@@ -133,10 +133,10 @@ def backend(expect, no_binaries=False):
 
 
 def tf32_benchmark(argv):
-    """Run utils.benchmark with TF32 allowed the way train.py's `--tf32` allows it (prints its JSON line)."""
+    """Run utils.tools.benchmark with TF32 allowed the way train.py's `--tf32` allows it (prints its JSON line)."""
     import torch
-    from utils import benchmark
-    from utils.training_loop import configure_precision
+    from utils.tools import benchmark
+    from utils.training.loop import configure_precision
     args = benchmark.parse_args(argv)
     configure_precision({"tf32": True}, torch.device(args.device))
     if not (torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32):

@@ -1,9 +1,9 @@
 """The learning check's verdict: the scored protocols of one eval.py run against the goals.
 
-`python -m utils.learning_goals <results>/iter_N --classifier_results <classifier results.txt>`
+`python -m utils.tools.learning_goals <results>/iter_N --classifier_results <classifier results.txt>`
 prints one line per goal (value, goal, met or not), the real test clips' accuracy and IS beside the
 generated videos' (the 4-class IS is at most 4), and the share of unconditional videos whose object
-moves in its class's direction (`utils.motion_direction`, no network); exit status 0 when every goal
+moves in its class's direction (`utils.evaluation.motion_direction`, no network); exit status 0 when every goal
 is met, 1 otherwise, 2 on a usage error.
 """
 import argparse
@@ -12,8 +12,8 @@ import os
 import re
 import sys
 
-from utils.eval_reports import METRICS_NAME
-from utils.motion_direction import folder_direction_accuracy
+from utils.evaluation.motion_direction import folder_direction_accuracy
+from utils.evaluation.reports import METRICS_NAME
 
 GOALS = dict(unconditional_acc=80.0, unconditional_is=2.5, conditional_acc=70.0, real_acc=90.0)  # accuracies in %
 
@@ -56,7 +56,7 @@ def verdict_lines(uncond, cond, real, direction=None, goals=GOALS):
     lines = [f"{'met    ' if ok else 'NOT met'}  {goal}: {value}" for goal, value, ok in checks]
     if direction is not None:
         lines.append(f"         unconditional videos whose object moves in its class's direction "
-                     f"(utils.motion_direction): {100 * direction:.1f} %")
+                     f"(utils.evaluation.motion_direction): {100 * direction:.1f} %")
     return lines, all(ok for _, _, ok in checks)
 
 
@@ -69,7 +69,7 @@ def unconditional_direction(iteration_dir):
 
 def main(argv=None):
     """Print the verdict lines; 0 when every goal is met, 1 otherwise, 2 on a usage error."""
-    parser = argparse.ArgumentParser(prog="python -m utils.learning_goals", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m utils.tools.learning_goals", description=__doc__.split("\n")[0])
     parser.add_argument("iteration_dir", help="an eval.py output folder <results>/<exp>/iter_N")
     parser.add_argument("--classifier_results", required=True,
                         help="the evaluation classifier's results.txt (its last line: scores on the real test clips)")
@@ -79,7 +79,7 @@ def main(argv=None):
         cond = protocol_metrics(args.iteration_dir, "conditional")
         real = real_clip_scores(args.classifier_results)
     except (OSError, ValueError) as error:
-        print(f"python -m utils.learning_goals: error: {error}", file=sys.stderr)
+        print(f"python -m utils.tools.learning_goals: error: {error}", file=sys.stderr)
         return 2
     lines, met = verdict_lines(uncond, cond, real, unconditional_direction(args.iteration_dir))
     print("\n".join(lines))

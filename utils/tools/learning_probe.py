@@ -4,7 +4,7 @@ phase measure what the README's "Where learning stalls" reports.
 Phases: `pre:N` (N content pre-training steps) or `mix:N:CONT:MOTION` (N steps drawn as the loop draws
 them: the content task when r1 > CONT, else the frame task when r2 > MOTION, else the video task).
 After each phase, in eval mode on the synthetic test split: the direction accuracy
-(`utils.motion_direction`, chance 1/4) of unconditional videos, of test clips regenerated from their
+(`utils.evaluation.motion_direction`, chance 1/4) of unconditional videos, of test clips regenerated from their
 first frame with `z_m ~ N(0, I)` (conditional), and of test clips regenerated free-running (ε = 0)
 from their own motion posterior means ("motion reconstruction": can the motion stream move objects
 at all, given the motion?); the content reconstruction mse; the pixel spread of decoded prior
@@ -12,7 +12,7 @@ samples; the mean fusion mask per scale, and at scale 64 on object against backg
 mean time per task. Written to a JSON report, with a PNG per phase (frames 0, 3, 6, 9 of every 8th
 unconditional video beside the conditional ones).
 
-`python -m utils.learning_probe --dataroot DIR --out REPORT.json [options]` (synthetic data: the classes
+`python -m utils.tools.learning_probe --dataroot DIR --out REPORT.json [options]` (synthetic data: the classes
 must be directions).
 """
 import argparse
@@ -28,12 +28,11 @@ import torch
 from datasets import build_dataset
 from datasets.errors import DatasetError
 from models import GROUPS, TwoStreamNetworks
-from models.blocks import one_hot
 from models.generator import sample_videos
-from utils.motion_direction import direction_accuracy
-from utils.optimization import build_optimizers, parse_group_lr
-from utils.tasks import Batch
-from utils.training_loop import train_step
+from utils.core.data_stream import Batch
+from utils.evaluation.motion_direction import direction_accuracy
+from utils.training.loop import train_step
+from utils.training.optimization import build_optimizers, parse_group_lr
 
 
 def parse_phases(text):
@@ -104,7 +103,7 @@ def measure(nets, test_batch, classes, per_class=16, seed=1):
 
 def main(argv=None):
     """Run the phases, print a line per 50 steps and the measurements per phase; write the report."""
-    p = argparse.ArgumentParser(prog="python -m utils.learning_probe", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m utils.tools.learning_probe", description=__doc__.split("\n")[0])
     p.add_argument("--dataroot", required=True, help="synthetic data (python -m datasets.synthetic)")
     p.add_argument("--out", required=True, help="JSON report; PNG grids beside it (<out>_<phase end>.png)")
     p.add_argument("--phases", default="pre:2000,mix:300:0.5:0.2", help="pre:N and mix:N:CONT:MOTION, comma-separated")
@@ -128,7 +127,7 @@ def main(argv=None):
         train_set = build_dataset("synthetic", args.dataroot, "train", crop=True)
         test_set = build_dataset("synthetic", args.dataroot, "test", crop=False)
     except (ValueError, DatasetError) as error:
-        print(f"python -m utils.learning_probe: error: {error}", file=sys.stderr)
+        print(f"python -m utils.tools.learning_probe: error: {error}", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

@@ -17,7 +17,7 @@ On training clips in train mode (batch statistics, as in a training step), witho
   through the finest fusion scale only, label and z_m ~ N(0, I) in (`--fit_source recon|frame`);
   the mse moved and unmoved along the way, then the class spread of the fitted copies.
 
-`python -m utils.motion_probe CHECKPOINT [--out REPORT.json] [--fit_steps N] [--fit_source recon]`
+`python -m utils.tools.motion_probe CHECKPOINT [--out REPORT.json] [--fit_steps N] [--fit_source recon]`
 """
 import argparse
 import copy
@@ -34,11 +34,11 @@ import torch.nn.functional as F
 from datasets.errors import DatasetError
 from models.content import fuse_motion
 from models.losses import RECONSTRUCTION_WEIGHT
-from utils.checkpoint import CheckpointError
-from utils.motion_direction import DIRECTIONS
-from utils.optimization import BETAS
-from utils.ramp_probe import load_run
-from utils.tasks import Batch
+from utils.core.checkpoint import CheckpointError
+from utils.core.data_stream import Batch
+from utils.evaluation.motion_direction import DIRECTIONS
+from utils.tools.ramp_probe import load_run
+from utils.training.optimization import BETAS
 
 
 def shift(maps, dx, dy):
@@ -209,7 +209,7 @@ def _synthetic_speed(config):
 
 def main(argv=None):
     """Run the probe; exit 0 when it ran, 2 on a bad checkpoint or dataset (one line)."""
-    p = argparse.ArgumentParser(prog="python -m utils.motion_probe", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m utils.tools.motion_probe", description=__doc__.split("\n")[0])
     p.add_argument("checkpoint", help="a training checkpoint of the synthetic data")
     p.add_argument("--dataroot", default=None, help="the dataset (default: the checkpoint's)")
     p.add_argument("--batch", type=int, default=32, help="clips measured (default 32)")

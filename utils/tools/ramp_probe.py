@@ -2,7 +2,7 @@
 in miniature").
 
 From a training checkpoint (its networks, optimisers and options), run `--steps` video-task
-updates through the project's own step (`utils.training_loop.train_step`) while the scheduled-sampling
+updates through the project's own step (`utils.training.loop.train_step`) while the scheduled-sampling
 probability falls linearly from 1 to 0 over the first `--ramp` of them (`--ramp 0`: ε = 0 at once) and
 stays at 0 after; the video KL weight is the checkpoint's schedule value at its iteration. Per step it
 records the losses, the groups the balance rule updated, each updated group's gradient norm (before any
@@ -11,7 +11,7 @@ unroll step of the sampled pass the largest |frame| value, the share of pixels o
 per fusion scale the kernels' gain on a constant input (|ΣV · ΣH| per pixel: mean and max), the largest
 |kernel| entry and the mean mask. It stops after `--max_nonfinite` consecutive non-finite steps.
 
-`python -m utils.ramp_probe CHECKPOINT --ramp N --steps M --out REPORT.jsonl [--dataroot DIR] [--threads T]`
+`python -m utils.tools.ramp_probe CHECKPOINT --ramp N --steps M --out REPORT.jsonl [--dataroot DIR] [--threads T]`
 prints one line per step and writes one JSON record per step.
 """
 import argparse
@@ -25,12 +25,11 @@ import torch
 
 from datasets.errors import DatasetError
 from models import TwoStreamNetworks
-from utils.checkpoint import CheckpointError, load_checkpoint
-from utils.data_stream import build_split
-from utils.optimization import build_optimizers
-from utils.schedules import Schedules
-from utils.tasks import Batch
-from utils.training_loop import step_values, train_step
+from utils.core.checkpoint import CheckpointError, load_checkpoint
+from utils.core.data_stream import Batch, build_split
+from utils.training.loop import step_values, train_step
+from utils.training.optimization import build_optimizers
+from utils.training.schedules import Schedules
 
 
 def ramp_epsilon(step, ramp):
@@ -39,7 +38,7 @@ def ramp_epsilon(step, ramp):
 
 
 class GradientNorms:
-    """Stands in for the multi-process synchroniser of `utils.optimization.update_step` (one process):
+    """Stands in for the multi-process synchroniser of `utils.training.optimization.update_step` (one process):
     passes everything through unchanged and records each group's gradient norm."""
 
     def __init__(self):
@@ -97,7 +96,7 @@ def load_run(path, dataroot=None):
 
 def main(argv=None):
     """Run the probe; exit 0 when it ran (whatever the model did), 2 on a bad checkpoint or dataset."""
-    p = argparse.ArgumentParser(prog="python -m utils.ramp_probe", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m utils.tools.ramp_probe", description=__doc__.split("\n")[0])
     p.add_argument("checkpoint", help="a training checkpoint (<checkpoint_dir>/<exp_name>/<iteration>.pth)")
     p.add_argument("--ramp", type=int, required=True, help="video steps over which ε falls from 1 to 0 (0: at once)")
     p.add_argument("--steps", type=int, required=True, help="video steps to run")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from utils.options import OptionError
+from utils.core.config import OptionError
 
 # Long enough for rank 0's validation while the others wait at a barrier (bound it with --val_batches).
 TIMEOUT = datetime.timedelta(minutes=60)

@@ -1,6 +1,6 @@
 """Naming the likely cause of a non-finite training step from what the step itself computed.
 
-A step whose losses are not finite is skipped (`utils.optimization.update_step`); before its tensors
+A step whose losses are not finite is skipped (`utils.training.optimization.update_step`); before its tensors
 are dropped, `nonfinite_cause` looks, in this order, at the batch (bad data), the weights (an earlier
 update already poisoned them), the generated frames of the step (the free-running unroll blowing up:
 the first step whose frames exceed `FRAME_LIMIT` or are not finite) and the loss terms (which were

@@ -1,13 +1,13 @@
 """The training loop of TRAINING.md §4: task draw, update, print / validate / save cadence, resume.
 
 `training_loop(config, train_set, test_set)` owns nothing but the loop: networks
-come from `models`, the tasks' forward passes from `utils.tasks`, the update rule
-from `utils.optimization`, checkpoints from `utils.checkpoint`. Reliability: a
+come from `models`, the tasks' forward passes from `utils.training.tasks`, the update rule
+from `utils.training.optimization`, checkpoints from `utils.core.checkpoint`. Reliability: a
 step with a non-finite loss changes nothing (BatchNorm buffers are restored);
 `--max_nonfinite` such steps in a row stop the run without saving; SIGINT/SIGTERM
 stop it after the current iteration with `latest` saved once.
 
-Under torchrun (`sync`, a `utils.distributed.Synchroniser`) every rank runs this
+Under torchrun (`sync`, a `utils.training.distributed.Synchroniser`) every rank runs this
 loop on its shard of the global batch; the ranks agree on non-finite steps, the
 balance decisions, the gradients and stopping; only rank 0 writes files and logs.
 """
@@ -21,38 +21,25 @@ import torch
 from tqdm import tqdm
 
 from models import TwoStreamNetworks
-from utils.checkpoint import SUFFIX, TMP_PREFIX, TMP_SUFFIX, CheckpointError, checkpoint_path, list_checkpoints, \
+from utils.core.checkpoint import SUFFIX, TMP_PREFIX, TMP_SUFFIX, CheckpointError, checkpoint_path, list_checkpoints, \
     load_checkpoint, prune_checkpoints, save_checkpoint
-from utils.data_stream import EpochBatchStream, validation_batches
-from utils.divergence import nonfinite_cause
-from utils.host_memory import configure_host_memory
-from utils.learning_curves import LearningCurve
-from utils.logger import RunLogger
-from utils.optimization import LEARNING_RATE, build_optimizers, learning_rates, update_step
-from utils.options import RESUME_OPTIONS, OptionError, write_config
-from utils.rng import capture_rng_state, restore_rng_state, seed_everything
-from utils.schedules import Schedules
-from utils.tasks import Batch, run_task
+from utils.core.cli import TrainingAborted
+from utils.core.config import write_config
+from utils.core.data_stream import Batch, EpochBatchStream, validation_batches
+from utils.core.device import resolve_device
+from utils.core.host_memory import configure_host_memory
+from utils.core.logger import RunLogger
+from utils.core.rng import capture_rng_state, restore_rng_state, seed_everything
+from utils.evaluation.learning_curves import LearningCurve
+from utils.evaluation.video_scoring import validation_scores
+from utils.training.divergence import nonfinite_cause
+from utils.training.optimization import LEARNING_RATE, build_optimizers, learning_rates, update_step
+from utils.training.options import RESUME_OPTIONS
+from utils.training.schedules import Schedules
+from utils.training.tasks import run_task
 
 TASKS = ("pretrain", "content", "frame", "video")
 CONSTANT_WEIGHTS = ("c_img_dis", "xp_vs_xtilde", "img_m_kl", "pred_scale_feat", "video_scale_feat")
-
-
-class TrainingAborted(RuntimeError):
-    """Training stopped by a fault that is not a user mistake (persistent non-finite losses); one-line message."""
-
-
-def resolve_device(name):
-    """'auto' -> cuda when available else cpu; 'cpu', 'cuda', 'cuda:N' as given (OptionError if absent)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise OptionError(f"--device {name}: CUDA is not available on this machine")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise OptionError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    return device
 
 
 def configure_precision(config, device):
@@ -212,8 +199,8 @@ def remove_unfinished_saves(directory):
 def train_step(task, nets, groups, optimizers, batch, values, rng, sync=None, amp="off", grad_clip=0.0):
     """One iteration's forward pass and update: `(losses, visuals, updated group names or None)`.
 
-    `sync`: the multi-process synchroniser of `utils.optimization.update_step` (None: one process).
-    `amp`: 'bf16' autocasts the networks (`utils.tasks.run_task`).
+    `sync`: the multi-process synchroniser of `utils.training.optimization.update_step` (None: one process).
+    `amp`: 'bf16' autocasts the networks (`utils.training.tasks.run_task`).
     `grad_clip`: per-group gradient-norm clipping before the Adam steps (`--grad_clip`; 0: off).
 
     None means a non-finite loss: no optimiser stepped and the BatchNorm buffers, which the
@@ -241,9 +228,8 @@ def validate(config, nets, test_set, device, iteration, schedules, logger, pretr
     """Eval-mode content (and, after pre-training, frame and video) tasks on the test split with mode
     'mean' and ε = 0, on a forked, fixed-seed RNG so that training randomness is untouched; with
     `--val_classifier`, 32 generated videos per class scored too (summary['generated'], see
-    utils.video_scoring.validation_scores). `curve`: a `utils.learning_curves.LearningCurve` that
+    utils.evaluation.video_scoring.validation_scores). `curve`: a `utils.evaluation.learning_curves.LearningCurve` that
     records the summary and redraws the run's learning_curve.png. Returns the summary dict task -> mean losses."""
-    from utils.video_scoring import validation_scores
     tasks = ("content",) if pretraining else ("content", "frame", "video")
     values = step_values(config, schedules, iteration)
     values["epsilon"] = 0.0
@@ -322,7 +308,7 @@ def log_window(logger, window, counters, iteration, total_iters, task, visuals):
 def training_loop(config, train_set, test_set, sync=None):
     """Train TwoStreamVAN as TRAINING.md §4 describes; returns the final iteration.
 
-    `sync`: this rank's `utils.distributed.Synchroniser` under torchrun (None: one process).
+    `sync`: this rank's `utils.training.distributed.Synchroniser` under torchrun (None: one process).
     Raises TrainingAborted after `max_nonfinite` consecutive non-finite steps (no save).
     """
     device = resolve_device(config["device"]) if sync is None else sync.device

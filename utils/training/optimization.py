@@ -120,7 +120,7 @@ def losses_are_finite(task_losses):
 def update_step(task_losses, parameter_groups, optimizers, sync=None, max_norm=0.0):
     """Balance rule, gradients at the forward's weights, then the steps.
 
-    `sync` (multi-process training, `utils.distributed`) makes every rank take the same
+    `sync` (multi-process training, `utils.training.distributed`) makes every rank take the same
     decisions and step with the same gradients: `sync.all_finite(flag) -> bool`,
     `sync.costs(real, fake) -> (real, fake)` (means over ranks, tensors),
     `sync.gradients(grads) -> grads` (means over ranks, same structure as `group_gradients`).

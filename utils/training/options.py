@@ -5,33 +5,20 @@ and `parse_eval_options` raise `OptionError` (one line naming the option and wha
 was expected) for any user mistake; the scripts print it and exit non-zero.
 """
 import argparse
-import json
 import os
 import re
-from pathlib import Path
 
-from models.networks import GROUPS
-from utils.optimization import parse_group_lr
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-class OptionError(ValueError):
-    """A user mistake in the options; its message is one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse would print usage and exit(2); we want one line
-        raise OptionError(message)
-
-
-def default_exp_root():
-    """`$EXP_ROOT` when set, else the repository's `checkpoints/` folder."""
-    return os.environ.get("EXP_ROOT") or str(REPO_ROOT / "checkpoints")
+from datasets import DATASET_NAMES, DatasetError, dataset_classes, dataset_options
+from datasets.folder import SPLIT_RULES
+from models.networks import GROUPS, MODEL_OPTIONS
+from utils.core.config import OptionError, OptionParser, default_exp_root
+from utils.evaluation.classifier_scoring import load_classifier
+from utils.evaluation.video_scoring import check_classes, resolve_classifier
+from utils.training.optimization import parse_group_lr
 
 
 def _base_parser(description):
-    p = _Parser(description=description, allow_abbrev=False)
+    p = OptionParser(description=description, allow_abbrev=False)
     root = default_exp_root()
     data = p.add_argument_group("data")
     data.add_argument("--dataset", required=True, help="dataset name (see README: Weizmann, MUG, SynAction, VoxCeleb, folder, synthetic)")
@@ -158,7 +145,6 @@ def _check(condition, option, expected, value):
 def validate(config):
     """Raise OptionError for values out of range; returns the config with derived fields."""
     c = config
-    from datasets import DATASET_NAMES
     if c["dataset"] not in DATASET_NAMES:
         raise OptionError(f"unknown dataset {c['dataset']!r} (known: {', '.join(DATASET_NAMES)})")
     _check(c["video_length"] >= 10, "video_length", "at least 10 (the video discriminator spans 10 frames)",
@@ -175,7 +161,6 @@ def validate(config):
            c["device"])
     _check(c["which_iter"] == "latest" or str(c["which_iter"]).isdigit(), "which_iter",
            "'latest' or an iteration number", c["which_iter"])
-    from datasets.folder import SPLIT_RULES
     _check(c["split_rule"] in SPLIT_RULES, "split_rule", f"one of {', '.join(SPLIT_RULES)}", c["split_rule"])
     if c.get("identity_labels"):
         _check_loader_option(c["dataset"], "identity_labels")
@@ -185,7 +170,6 @@ def validate(config):
 
 def _check_loader_option(dataset, option):
     """Raise OptionError unless the loader of `dataset` takes the keyword `option` (see build_split)."""
-    from datasets import DATASET_NAMES, DatasetError, dataset_options
     try:
         accepted = dataset_options(dataset)
     except DatasetError as error:
@@ -235,8 +219,6 @@ def _validate_rest(c):
 
 def _validate_scoring(c):
     """Resolve --classifier / --i3d (eval.py) and --val_classifier (train.py) to absolute files."""
-    if c.get("classifier") or c.get("val_classifier"):
-        from utils.video_scoring import resolve_classifier
     if c.get("classifier"):
         c["classifier"] = resolve_classifier(c["classifier"], "classifier")
         if c["dataroot"] is None:
@@ -251,9 +233,6 @@ def _validate_scoring(c):
         c["i3d"] = os.path.abspath(c["i3d"])
     if c.get("val_classifier"):
         c["val_classifier"] = resolve_classifier(c["val_classifier"], "val_classifier")
-        from datasets import dataset_classes
-        from utils.classifier_scoring import load_classifier
-        from utils.video_scoring import check_classes
         classes = dataset_classes(c["dataset"])
         info = load_classifier(c["val_classifier"])[1]
         if classes is not None and not c.get("identity_labels"):  # else checked at the first validation
@@ -302,19 +281,10 @@ def parse_eval_options(argv=None):
     return validate(config)
 
 
-# Options that change the model; eval.py builds the networks from a checkpoint's values of these.
-MODEL_OPTIONS = ("dataset", "n_channels", "image_size", "video_length", "cont_dim", "motion_dim", "gf_dim",
-                 "use_bn", "no_mask", "joint", "ac_kernel", "kernel_layer", "image_ndf", "video_ndf")
+# Options that change the model: `models.networks.MODEL_OPTIONS` (eval.py builds the networks from them).
 # Options that change the model or the schedules; a resume must agree on them.
 RESUME_OPTIONS = MODEL_OPTIONS + (
     "identity_labels", "lr", "group_lr", "grad_clip", "detach_feedback", "pretrain_iters", "c_kl_iter_end", "video_iter_start", "video_iter_end", "c_kl_start", "c_kl_end", "vid_m_kl_start", "vid_m_kl_end", "cont_ratio_start",
     "cont_ratio_end", "cont_ratio_iter_start", "cont_ratio_iter_end", "motion_ratio_start", "motion_ratio_end",
     "motion_ratio_iter_start", "motion_ratio_iter_end")
 
-
-def write_config(config, path):
-    """Write the resolved options as JSON (atomically)."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(config, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)

@@ -1,17 +1,17 @@
-"""The straightforward training step, kept as the reference of the fast one (`utils.tasks`).
+"""The straightforward training step, kept as the reference of the fast one (`utils.training.tasks`).
 
 The three tasks exactly as TRAINING.md §2 states them: every procedure run as written
 (the content encoder once per use, the motion encoder on the ground-truth differences
 in both the sampled and the random pass, the target features frame by frame), each
 discriminator run once per source, and each group's gradient taken by its own
 `torch.autograd.grad` call. `tests/test_fast_step.py` checks that the fast step gives
-the same losses and updated weights; `utils.benchmark --implementation reference` times it.
+the same losses and updated weights; `utils.tools.benchmark --implementation reference` times it.
 """
 import torch
 
 from models import losses as L
-from utils.optimization import group_gradients as reference_gradients  # noqa: F401  (the reference update)
-from utils.tasks import frozen
+from utils.training.optimization import group_gradients as reference_gradients  # noqa: F401  (the reference update)
+from utils.training.tasks import frozen
 
 
 def content_task(nets, batch, values, rng, mode="sample", pretrain=False):

@@ -2,11 +2,11 @@
 
 A task takes the networks, a batch and the step's scheduled values, runs the
 generator procedures and the discriminators once, and returns `(TaskLosses,
-visuals)`. It neither differentiates nor steps: that is `utils.optimization`.
+visuals)`. It neither differentiates nor steps: that is `utils.training.optimization`.
 Random choices (frame index, t, ε draws) come from the `rng` passed in
 (Python's `random` module during training).
 
-These are the fast forms of the straightforward tasks in `utils.reference_tasks`
+These are the fast forms of the straightforward tasks in `utils.training.reference_tasks`
 (same losses, gradients and BatchNorm statistics up to float32 rounding; see
 `tests/test_fast_step.py` and `utils/SPEED.md`): every distinct ground-truth frame
 goes through the content encoder once, the first frame's reconstruction and the
@@ -18,32 +18,12 @@ builds its weight gradient in one product (`models.deferred_linear`). With
 batch statistics, so the tasks run as the reference does.
 """
 import contextlib
-from dataclasses import dataclass
 
 import torch
 
 from models import losses as L
-from models.blocks import one_hot
 from models.deferred_linear import DeferredWeightLinear
-
-
-@dataclass
-class Batch:
-    """A training batch on its device: images `[B, C, T, H, W]`, labels `[B]`, one-hot `[B, nc]`."""
-    images: torch.Tensor
-    labels: torch.Tensor
-    onehot: torch.Tensor
-
-    @classmethod
-    def from_loader(cls, item, num_categories, device):
-        images = item["video"].to(device, non_blocking=True)
-        labels = item["label"].to(device, non_blocking=True).long()
-        return cls(images, labels, one_hot(labels, num_categories))
-
-    @property
-    def diffs(self):
-        """Ground-truth difference frames `(x_k − x_{k+1}) / 2`, `[B, C, T−1, H, W]`."""
-        return (self.images[:, :, :-1] - self.images[:, :, 1:]) / 2
+from utils.training.optimization import group_gradients
 
 
 @contextlib.contextmanager
@@ -157,8 +137,7 @@ def run_task(name, nets, batch, values, rng, mode="sample", amp="off"):
 
 
 def task_gradients(task_losses, names, parameter_groups):
-    """Each named group's gradient of its own loss (see `utils.optimization.group_gradients`)."""
-    from utils.optimization import group_gradients
+    """Each named group's gradient of its own loss (see `utils.training.optimization.group_gradients`)."""
     return group_gradients(task_losses, names, parameter_groups)
 
 

@@ -7,13 +7,15 @@ num_classes, ndf, n_channels, video_length, every_nth, image_size, and the
 folder split (`split_rule`, `test_every`; None: the loader's default).
 With `model_is_actor` the classes are `action + actor · n_actions`.
 """
+import os
+
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from models.classifier import VideoClassifier
-from utils.checkpoint import CheckpointError, load_checkpoint
-from utils.metrics import score_predictions
+from utils.core.checkpoint import CheckpointError, checkpoint_path, list_checkpoints, load_checkpoint
+from utils.evaluation.metrics import score_predictions
 
 INFO_KEYS = ("dataset", "classes", "actors", "n_actions", "model_is_actor", "num_classes", "ndf", "n_channels",
              "video_length", "every_nth", "image_size")
@@ -55,7 +57,7 @@ def load_classifier(path, device="cpu"):
     info = state.get("classifier")
     if "model" not in state or not isinstance(info, dict) or any(k not in info for k in INFO_KEYS):
         raise CheckpointError(f"{path} is not an evaluation-classifier checkpoint "
-                              "(written by python -m utils.train_classifier)")
+                              "(written by python -m utils.classifier.train)")
     model = build_classifier(info)
     try:
         model.load_state_dict(state["model"])
@@ -143,3 +145,19 @@ def score_dataset(model, dataset, info, batch_size=32, num_workers=0, transform=
     clips)` (see score_outputs)."""
     out = predict_dataset(model, dataset, info, batch_size, num_workers, transform)
     return score_outputs(out["probs"], out["labels"], out["targets"], info), len(out["labels"])
+
+
+def resolve_classifier_path(spec, which, checkpoint_dir):
+    """Checkpoint file named by `--classifier`: a file as it is; a run folder or an exp_name under
+    `checkpoint_dir` with `<which>.pth` in it. Returns the path; CheckpointError (one line) otherwise."""
+    if os.path.isfile(spec):
+        return spec
+    directory = spec if os.path.isdir(spec) else os.path.join(checkpoint_dir, spec)
+    if not os.path.isdir(directory):
+        raise CheckpointError(f"--classifier {spec}: no such checkpoint file, run folder, or experiment "
+                              f"in {checkpoint_dir}")
+    available = list_checkpoints(directory)
+    if str(which) not in available:
+        raise CheckpointError(f"--classifier {spec}: no checkpoint {which!r} in {directory} "
+                              f"(available: {', '.join(available) or 'none'})")
+    return checkpoint_path(directory, which)
