@@ -38,10 +38,14 @@ ACTORS = [
 ACTOR_NAMES = [a[0] for a in ACTORS]
 SIZE, SHAPE, SPEED, FRAMES, MARGIN = 64, 14, 2, 20, 1
 # Designs: shape side (px), speed (px per frame), background ("textured": the actor's pattern with a
-# random phase and per-pixel noise; "plain": the actor's two colours as a smooth vertical gradient).
-DESIGNS = {"textured": dict(side=SHAPE, speed=SPEED, background="textured"),
-           "plain": dict(side=18, speed=2, background="plain"),
-           "large": dict(side=24, speed=2, background="plain")}
+# random phase and per-pixel noise; "plain": the actor's two colours as a smooth vertical gradient),
+# frames per video (default of --frames), start ("anywhere": any start from which the path fits;
+# "edge": at the frame's edge on the class's start side, and the path never crosses the middle, so
+# every frame of a video moves its object toward the middle).
+DESIGNS = {"textured": dict(side=SHAPE, speed=SPEED, background="textured", frames=FRAMES, start="anywhere"),
+           "plain": dict(side=18, speed=2, background="plain", frames=FRAMES, start="anywhere"),
+           "large": dict(side=24, speed=2, background="plain", frames=FRAMES, start="anywhere"),
+           "edge": dict(side=24, speed=2, background="plain", frames=10, start="edge")}
 
 
 def shape_masks(kind, side=SHAPE):
@@ -81,10 +85,16 @@ def background(pattern, colours, rng, size=SIZE, plain=False):
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
-def trajectory(action, n_frames, rng, size=SIZE, side=SHAPE, speed=SPEED):
-    """Top-left corners of the shape for `action` over `n_frames`; returns int array `[n_frames, 2]` (x, y)."""
+def trajectory(action, n_frames, rng, size=SIZE, side=SHAPE, speed=SPEED, start="anywhere"):
+    """Top-left corners of the shape for `action` over `n_frames` (`start`: see DESIGNS); returns int
+    array `[n_frames, 2]` (x, y)."""
     travel = speed * (n_frames - 1)
     lo, hi = MARGIN, size - side - MARGIN - travel
+    if start == "edge":   # the shape's centre stays on the start half: along + side/2 + travel <= size/2
+        hi = min(hi, size // 2 - (side + 1) // 2 - travel)
+        if hi < lo:
+            raise DatasetError(f"the edge design keeps the object on its starting half: {n_frames} frames at "
+                               f"{speed} px/frame are too many (at most {(size // 2 - (side + 1) // 2 - lo) // speed + 1})")
     if hi < lo:
         raise DatasetError(f"{n_frames} frames at {speed} px/frame do not fit a {size}px frame")
     dx, dy = _STEP[action]
@@ -98,11 +108,12 @@ def trajectory(action, n_frames, rng, size=SIZE, side=SHAPE, speed=SPEED):
     return np.stack([x, y], axis=1)
 
 
-def render_video(class_index, actor_index, rng, n_frames=FRAMES, design="textured"):
-    """One video of action `CLASSES[class_index]` by actor `ACTORS[actor_index]` in one of `DESIGNS`;
-    returns uint8 `[T, 64, 64, 3]`."""
+def render_video(class_index, actor_index, rng, n_frames=None, design="textured"):
+    """One video of action `CLASSES[class_index]` by actor `ACTORS[actor_index]` in one of `DESIGNS`
+    (`n_frames`: None for the design's); returns uint8 `[T, 64, 64, 3]`."""
     _, kind, body_col, accent_col, pattern, bg_cols = ACTORS[actor_index]
     d = DESIGNS[design]
+    n_frames = d["frames"] if n_frames is None else n_frames
     side = d["side"]
     bg = background(pattern, bg_cols, rng, plain=d["background"] == "plain")
     body, accent = shape_masks(kind, side)
@@ -111,7 +122,8 @@ def render_video(class_index, actor_index, rng, n_frames=FRAMES, design="texture
     outline = body & ~inner
     dark = tuple(int(c * 0.35) for c in body_col)
     frames = np.repeat(bg[None], n_frames, axis=0)
-    for t, (x, y) in enumerate(trajectory(CLASSES[class_index], n_frames, rng, side=side, speed=d["speed"])):
+    for t, (x, y) in enumerate(trajectory(CLASSES[class_index], n_frames, rng, side=side, speed=d["speed"],
+                                                start=d["start"])):
         patch = frames[t, y:y + side, x:x + side]
         patch[body] = body_col
         patch[outline] = dark
@@ -119,11 +131,12 @@ def render_video(class_index, actor_index, rng, n_frames=FRAMES, design="texture
     return frames
 
 
-def generate(out, seed=0, videos_per_class=60, n_frames=FRAMES, test_every=5, design="textured"):
-    """Write the synthetic dataset (one of `DESIGNS`) under `out`; returns a summary dict (counts,
-    classes, actors, design, paths)."""
+def generate(out, seed=0, videos_per_class=60, n_frames=None, test_every=5, design="textured"):
+    """Write the synthetic dataset (one of `DESIGNS`; `n_frames` None: the design's) under `out`; returns
+    a summary dict (counts, classes, actors, design, paths)."""
     if design not in DESIGNS:
         raise DatasetError(f"unknown synthetic design {design!r} (expected one of {', '.join(DESIGNS)})")
+    n_frames = DESIGNS[design]["frames"] if n_frames is None else n_frames
     out = os.path.abspath(out)
     if os.path.isdir(out) and os.listdir(out):
         if not os.path.isfile(os.path.join(out, "synthetic.json")):
@@ -182,10 +195,13 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="output folder (new, empty, or an earlier synthetic one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--videos_per_class", type=int, default=60)
-    parser.add_argument("--frames", type=int, default=FRAMES, help="frames per video")
+    parser.add_argument("--frames", type=int, default=None,
+                        help=f"frames per video (default: the design's; {FRAMES}, edge: 10)")
     parser.add_argument("--design", default="textured", choices=sorted(DESIGNS),
                         help="textured: 14 px shape, 2 px/frame, patterned noisy background; "
-                             "plain: 18 px shape, 2 px/frame, smooth two-colour background")
+                             "plain: 18 px shape, 2 px/frame, smooth two-colour background; "
+                             "large: 24 px shape, plain background; edge: as large, 10 frames, each video "
+                             "starting at the class's start edge and ending before the middle")
     args = parser.parse_args(argv)
     if args.videos_per_class < 1:
         parser.error("--videos_per_class must be at least 1")

@@ -42,7 +42,7 @@ def test_motion_matches_the_class(class_index, design):
     for seed in range(6):
         video = synthetic.render_video(class_index, seed % 6, np.random.default_rng(seed),
                                        design=design).astype(np.int32)
-        assert video.shape == (synthetic.FRAMES, 64, 64, 3)
+        assert video.shape == (synthetic.DESIGNS[design]["frames"], 64, 64, 3)
         static = np.median(video, axis=0)  # the background does not move
         body = np.array(synthetic.ACTORS[seed % 6][2])
         centres = []
