@@ -99,3 +99,22 @@ def test_missing_data_hint_and_generate_seed(tmp_path):
     assert "generate_seed" in dataset_options("synthetic") and "miniclip" in dataset_options("Weizmann")
     ds = build_dataset("synthetic", str(tmp_path / "gen"), "test", generate_seed=3)
     assert len(ds) == 4 * 12
+
+
+@pytest.mark.parametrize("class_index", range(4))
+def test_edge_design_starts_at_the_edge_and_stays_on_its_half(class_index):
+    """`edge`: 10 frames by default; the shape's box starts within 2 px of the class's start edge and its
+    centre never passes the frame's middle (31.5 on pixels 0..63), so every step moves it toward the middle."""
+    side = synthetic.DESIGNS["edge"]["side"]
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        corners = synthetic.trajectory(synthetic.CLASSES[class_index], 10, rng, side=side, speed=2, start="edge")
+        axis = 0 if class_index < 2 else 1
+        along = corners[:, axis] + (side - 1) / 2                # the shape's centre along its motion
+        start_gap = corners[0, axis] if class_index in (0, 3) else 64 - side - corners[0, axis]
+        assert 1 <= start_gap <= 2
+        assert len({np.sign(a - 31.5) for a in along} - {0}) == 1   # never on the far half
+        assert np.all(np.diff(np.abs(along - 31.5)) == -2)       # 2 px per frame toward the middle
+    assert synthetic.render_video(class_index, 0, np.random.default_rng(0), design="edge").shape == (10, 64, 64, 3)
+    with pytest.raises(synthetic.DatasetError, match="edge design keeps the object on its starting half: 11 frames"):
+        synthetic.render_video(class_index, 0, np.random.default_rng(0), n_frames=11, design="edge")
