@@ -13,6 +13,7 @@ six grid videos per class) whatever `--num_per_class` / `--val_num` are.
 * `ProtocolWriter` — uint8 `.npy` per class appended batch by batch, a per-class GIF and PNG
   grid, PNG strips (`--get_seq`) and mask strips per scale (`--get_mask`).
 """
+import io
 import os
 import random
 
@@ -125,7 +126,6 @@ def _mask_strip(mask, size=64):
 
 def _npy_header(shape):
     """The bytes `numpy.save` puts before a C-ordered uint8 array of `shape` (format 1.0)."""
-    import io
     buffer = io.BytesIO()
     np.lib.format.write_array_header_1_0(buffer, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
                                                   "fortran_order": False, "shape": tuple(int(s) for s in shape)})

@@ -17,11 +17,15 @@ process, step pairs alternating (utils/SPEED.md item 9).
 import argparse
 import json
 import os
+import platform
+import random
+import resource
 import statistics
 import sys
 import time
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 import sepconv
 from models import TwoStreamNetworks, motion, sample_videos
@@ -49,7 +53,6 @@ class FixedDraws:
     `random()` replays a fixed sequence (scheduled-sampling draws)."""
 
     def __init__(self, integer, seed=0):
-        import random
         self.integer, self._rng = integer, random.Random(seed)
 
     def randint(self, low, high):
@@ -91,7 +94,6 @@ def _sync(device):
 
 def count_gflop(function):
     """GFLOP of one call of `function` (forward + backward, as counted by FlopCounterMode)."""
-    from torch.utils.flop_counter import FlopCounterMode
     counter = FlopCounterMode(display=False)
     with counter:
         function()
@@ -199,7 +201,6 @@ def host_memory_comparison(task, pairs, epsilon=1.0, dataset="MUG", batch_size=1
     Returns a dict: each mode's median seconds, minor page faults and kernel CPU seconds per step,
     the ratio of the medians and the median of the per-pair ratios (retain / default).
     """
-    import resource
     if threads:
         torch.set_num_threads(threads)
     config = model_config(dataset, reduced)
@@ -253,7 +254,6 @@ def schedule_projection(result, every=1000):
 def _device_name(device):
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    import platform
     return f"cpu ({platform.processor() or platform.machine()})"
 
 
@@ -278,7 +278,6 @@ def parse_args(argv):
     p.add_argument("--epsilon", type=float, default=1.0, help="--compare_host_memory video: ε of the steps")
     args = p.parse_args(argv)
     if args.compare_host_memory:
-        import platform
         if args.device != "cpu" or platform.libc_ver()[0] != "glibc":
             p.error("--compare_host_memory needs --device cpu and glibc")
         if args.pairs < 1 or not 0.0 <= args.epsilon <= 1.0:

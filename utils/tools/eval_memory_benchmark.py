@@ -19,7 +19,14 @@ import subprocess
 import sys
 import tempfile
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch
+
+from datasets import synthetic
+from utils.core.checkpoint import save_checkpoint
+from utils.core.config import REPO_ROOT
+from utils.evaluation.classifier_scoring import build_classifier, classifier_info
+
+REPO = str(REPO_ROOT)
 DEMO_MODEL = ["--joint", "--batch_size", "8", "--cont_dim", "64", "--motion_dim", "16", "--gf_dim", "8",
               "--image_ndf", "16", "--video_ndf", "16", "--crop"]
 PROTOCOLS = {"MUG conditional (100 x ~880 test clips)": 88_000,
@@ -33,10 +40,6 @@ MEASURE = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], s
 def prepare(workdir, threads):
     """Synthetic data, a 1-iteration demo run and a demo-sized classifier under `workdir`; returns
     `(dataroot, location options, classifier path)`."""
-    import torch
-    from datasets import synthetic
-    from utils.core.checkpoint import save_checkpoint
-    from utils.evaluation.classifier_scoring import build_classifier, classifier_info
     data = os.path.join(workdir, "data")
     if not os.path.isfile(os.path.join(data, "synthetic.json")):
         synthetic.generate(data, seed=0)
