@@ -3,9 +3,9 @@
 For the synthetic data (one object translating over a static background) the object is what differs
 from the video's per-pixel temporal median; the centre of mass of that difference, frame by frame,
 is its track. The mean step of the track is the motion in px per frame: shortened (the median keeps
-what the object covers in most frames, by 0.6–0.7 on the synthetic data), never turned. Used by the learning test
-(`tests/test_learning.py`), by the learning check's verdict (`utils.tools.learning_goals`) and by `python -m utils.evaluation.motion_direction <results folder>` on the `.npy`
-files that `eval.py` writes.
+what the object covers in most frames, by 0.6–0.7 on the synthetic data), never turned. Used by the learning
+check's verdict (`utils.tools.learning_goals`), the learning probe (`utils.tools.learning_probe`) and by
+`python -m utils.evaluation.motion_direction <results folder>` on the `.npy` files that `eval.py` writes.
 """
 import argparse
 import glob
