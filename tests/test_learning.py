@@ -1,4 +1,4 @@
-"""Learning test (slow, ~3 min on 2 cores): what the demo's networks learn within minutes, trained
+"""Learning test (slow, ~2 min on 2 idle cores): what the demo's networks learn within minutes, trained
 through the project's own step (`utils.training.loop.train_step`) in the demo's configuration on a
 small synthetic set, measured directly on the pixels (no network):
 
