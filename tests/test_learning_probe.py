@@ -1,6 +1,7 @@
 """utils.tools.learning_probe: phases through the training step, the after-phase measurements, the report."""
 import json
 
+import numpy as np
 import pytest
 
 from datasets import synthetic
@@ -29,6 +30,9 @@ def test_a_tiny_probe_writes_one_record_and_grid_per_phase(tmp_path, capsys):
     assert last["real_direction"] == 1.0                     # the measurement itself, on the real clips
     assert {"mask_8", "mask_16", "mask_32", "mask_64", "mask_64_object", "mask_64_background"} <= set(last)
     assert all(0.0 <= last[f"mask_{s}"] <= 1.0 for s in (8, 16, 32, 64))
+    assert set(last["prior_centres"]) == set(synthetic.CLASSES)
+    assert isinstance(last["prior_behind_middle_px"], float)      # NaN: the untrained decoder draws no object
+    assert last["real_first_behind_middle_px"] > 0
     assert set(report["phases"][0]["seconds_per_task"]) == {"pretrain"}
     assert (tmp_path / "probe_pre2.png").is_file() and (tmp_path / "probe_mix5.png").is_file()
 
@@ -39,3 +43,15 @@ def test_bad_data_or_phases_end_in_one_line(tmp_path, capsys):
     assert learning_probe.main(["--dataroot", str(tmp_path), "--out", str(tmp_path / "r.json"),
                                 "--phases", "mix:3"]) == 2
     assert "neither pre:N nor mix:N:CONT:MOTION" in capsys.readouterr().err
+
+
+def test_behind_middle_is_measured_against_each_class_direction():
+    # right, left, up, down, each 18 px from the middle on the side it starts from
+    centres = np.array([[13.5, 31.5], [49.5, 31.5], [31.5, 49.5], [31.5, 13.5]])
+    labels = np.arange(4)
+    assert learning_probe.behind_middle(centres, labels, synthetic.CLASSES) == 18.0
+    assert learning_probe.behind_middle(centres[[1, 0, 3, 2]], labels, synthetic.CLASSES) == -18.0
+    # averaged per class first: three `right` videos at the middle weigh as one class
+    many = np.concatenate([centres, np.full((3, 2), 31.5)])
+    assert learning_probe.behind_middle(many, np.array([0, 1, 2, 3, 0, 0, 0]), synthetic.CLASSES) == 14.625
+    assert np.isnan(learning_probe.behind_middle(np.full((2, 2), np.nan), np.array([0, 1]), synthetic.CLASSES))

@@ -52,3 +52,21 @@ def test_command_on_eval_outputs(tmp_path, capsys):
     assert "all: 100.0 % of 8 videos move in their class's direction" in out
     assert md.main([str(tmp_path / "none")]) == 2
     assert "no <class>.npy files" in capsys.readouterr().err
+
+
+def test_frame_centres_find_the_object_over_a_gradient_background():
+    rng = np.random.default_rng(0)
+    rows = np.linspace(-0.8, 0.6, 64)[None, None, :, None]                      # vertical gradient
+    frames = np.broadcast_to(rows, (3, 3, 64, 64)).copy()
+    frames += rng.normal(0, 0.02, frames.shape)                                  # below the threshold
+    frames[0, :, 10:34, 5:29] = 0.9                                              # 24 px square
+    frames[1, 0, 40:50, 30:60] = -1.0                                            # one channel only
+    centres = md.frame_centres(frames)
+    assert np.allclose(centres[0], [16.5, 21.5]) and np.allclose(centres[1], [44.5, 44.5])
+    assert np.isnan(centres[2]).all()                                            # background only
+    for c, (dx, dy) in enumerate([(2, 0), (-2, 0), (0, -2), (0, 2)]):                # right, left, up, down
+        v = synthetic.render_video(c, c, np.random.default_rng(c), design="edge").astype(np.float64) / 127.5 - 1
+        track = md.frame_centres(np.moveaxis(v, -1, 1))                            # the video's 10 frames
+        assert np.allclose(np.diff(track, axis=0), [dx, dy], atol=0.25), track   # 2 px per frame its way
+        start = track[0] - 31.5
+        assert (start[0] * dx < -8) if dx else (start[1] * dy < -8), track[0]    # on its start half

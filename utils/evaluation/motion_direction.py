@@ -38,6 +38,23 @@ def object_tracks(videos, threshold=0.2):
     return np.stack([x, y], axis=-1)
 
 
+def frame_centres(frames, threshold=0.3):
+    """Centre of the object's pixels in single frames over the synthetic data's vertical-gradient
+    backgrounds (no video, so no temporal median): a pixel belongs to the object where its
+    channel-summed absolute difference from its row's median colour exceeds `threshold` (in [-1, 1]
+    units). frames `[N, C, H, W]` in [-1, 1] (array or tensor); returns `[N, 2]` (x, y) in pixels,
+    NaN where no pixel qualifies."""
+    f = np.asarray(frames, dtype=np.float64)
+    away = np.abs(f - np.median(f, axis=3, keepdims=True)).sum(axis=1)                # [N, H, W]
+    inside = (away > threshold).astype(np.float64)
+    total = inside.sum(axis=(1, 2))
+    h, w = f.shape[-2:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = (inside.sum(axis=1) * np.arange(w)).sum(axis=1) / total
+        y = (inside.sum(axis=2) * np.arange(h)).sum(axis=1) / total
+    return np.stack([x, y], axis=-1)
+
+
 def mean_steps(videos, threshold=0.2):
     """Mean displacement per frame of each video's object, `[N, 2]` (dx, dy) in px (NaN when untracked)."""
     tracks = object_tracks(videos, threshold)

@@ -8,7 +8,9 @@ After each phase, in eval mode on the synthetic test split: the direction accura
 first frame with `z_m ~ N(0, I)` (conditional), and of test clips regenerated free-running (ε = 0)
 from their own motion posterior means ("motion reconstruction": can the motion stream move objects
 at all, given the motion?); the content reconstruction mse; the pixel spread of decoded prior
-samples; the mean fusion mask per scale, and at scale 64 on object against background pixels; the
+samples, and where the content prior puts the object per label (`prior_centres`, and how far behind the
+frame's middle against the class's direction, `prior_behind_middle_px`, beside the test clips' first
+frames' `real_first_behind_middle_px`); the mean fusion mask per scale, and at scale 64 on object against background pixels; the
 mean time per task. Written to a JSON report, with a PNG per phase (frames 0, 3, 6, 9 of every 8th
 unconditional video beside the conditional ones).
 
@@ -28,9 +30,10 @@ import torch
 from datasets import build_dataset
 from datasets.errors import DatasetError
 from models import GROUPS, TwoStreamNetworks
+from models.blocks import one_hot
 from models.generator import sample_videos
 from utils.core.data_stream import Batch
-from utils.evaluation.motion_direction import direction_accuracy
+from utils.evaluation.motion_direction import DIRECTIONS, direction_accuracy, frame_centres
 from utils.training.loop import train_step
 from utils.training.optimization import build_optimizers, parse_group_lr
 
@@ -73,6 +76,34 @@ def mask_statistics(generator, frames, label_onehot):
     return stats
 
 
+def behind_middle(centres, labels, classes, size=64):
+    """Mean distance (px) of object centres `[N, 2]` from the frame's middle, against their class's
+    direction (positive: on the side the class starts from), averaged over the classes present."""
+    unit = np.array([DIRECTIONS[c] for c in classes])[np.asarray(labels)]            # [N, 2]
+    behind = -((centres - (size - 1) / 2) * unit).sum(axis=1)
+    found = np.isfinite(behind)
+    per_class = [behind[found & (labels == k)].mean() for k in np.unique(labels) if (found & (labels == k)).any()]
+    return float(np.mean(per_class)) if per_class else float("nan")
+
+
+@torch.no_grad()
+def prior_placement(generator, classes, test_batch, per_class=64):
+    """Where the content prior puts the object: decoded `z_c ~ N(0, I)` frames per label (eval mode), their
+    mean object centre per class (`frame_centres`) and how far behind the middle against the class's
+    direction they sit, beside the same for the test clips' first frames (NaN where no object is found).
+    Returns a dict."""
+    labels = torch.arange(len(classes)).repeat_interleave(per_class)
+    prior, _, _ = generator.reconstruct_frame(one_hot(labels, len(classes)), None, "random")
+    centres, real = frame_centres(prior), frame_centres(test_batch.images[:, :, 0])
+    labels, truth = labels.numpy(), test_batch.labels.numpy()
+    def mean_centre(k):
+        found = centres[(labels == k) & np.isfinite(centres).all(axis=1)]
+        return [round(float(v), 2) for v in found.mean(axis=0)] if len(found) else [float("nan")] * 2
+    return {"prior_centres": {c: mean_centre(k) for k, c in enumerate(classes)},
+            "prior_behind_middle_px": behind_middle(centres, labels, classes),
+            "real_first_behind_middle_px": behind_middle(real, truth, classes)}
+
+
 @torch.no_grad()
 def measure(nets, test_batch, classes, per_class=16, seed=1):
     """The after-phase measurements (see the module docstring) on one test batch; returns `(dict, grid uint8)`."""
@@ -93,6 +124,7 @@ def measure(nets, test_batch, classes, per_class=16, seed=1):
               "real_direction": direction_accuracy(test_batch.images.numpy(), truth, classes)[0],
               "reconstruction_mse": float(((first - test_batch.images[:, :, 0]) ** 2).mean()),
               "prior_sample_spread": float(unconditional[:, :, 0].std(0).mean())}
+    result.update(prior_placement(g, classes, test_batch, per_class=4 * per_class))
     result.update(mask_statistics(g, test_batch.images[:, :, 0], test_batch.onehot))
     nets.train()
     rows = min(unconditional.shape[0] // 8, conditional.shape[0])
