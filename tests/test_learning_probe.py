@@ -3,8 +3,12 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from datasets import synthetic
+from models import TwoStreamNetworks
+from models.blocks import one_hot
+from utils.core.data_stream import Batch
 from utils.tools import learning_probe
 
 TINY = ["--gf_dim", "4", "--cont_dim", "16", "--motion_dim", "8", "--ndf", "4", "--batch_size", "2"]
@@ -55,3 +59,13 @@ def test_behind_middle_is_measured_against_each_class_direction():
     many = np.concatenate([centres, np.full((3, 2), 31.5)])
     assert learning_probe.behind_middle(many, np.array([0, 1, 2, 3, 0, 0, 0]), synthetic.CLASSES) == 14.625
     assert np.isnan(learning_probe.behind_middle(np.full((2, 2), np.nan), np.array([0, 1]), synthetic.CLASSES))
+
+
+def test_prior_placement_leaves_the_global_generator_alone():
+    nets = TwoStreamNetworks(4, cont_dim=16, motion_dim=8, gf_dim=4, image_ndf=4, video_ndf=4).eval()
+    labels = torch.arange(4)
+    batch = Batch(torch.rand(4, 3, 10, 64, 64) * 2 - 1, labels, one_hot(labels, 4))
+    before = torch.get_rng_state()
+    out = learning_probe.prior_placement(nets.generator, synthetic.CLASSES, batch, per_class=2)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert set(out) == {"prior_centres", "prior_behind_middle_px", "real_first_behind_middle_px"}

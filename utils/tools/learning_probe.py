@@ -93,7 +93,8 @@ def prior_placement(generator, classes, test_batch, per_class=64):
     direction they sit, beside the same for the test clips' first frames (NaN where no object is found).
     Returns a dict."""
     labels = torch.arange(len(classes)).repeat_interleave(per_class)
-    prior, _, _ = generator.reconstruct_frame(one_hot(labels, len(classes)), None, "random")
+    with torch.random.fork_rng():           # leaves the global generator as it was: later draws are unchanged
+        prior, _, _ = generator.reconstruct_frame(one_hot(labels, len(classes)), None, "random")
     centres, real = frame_centres(prior), frame_centres(test_batch.images[:, :, 0])
     labels, truth = labels.numpy(), test_batch.labels.numpy()
     def mean_centre(k):
