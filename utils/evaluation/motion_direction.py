@@ -38,15 +38,21 @@ def object_tracks(videos, threshold=0.2):
     return np.stack([x, y], axis=-1)
 
 
+def object_pixels(frames, threshold=0.3):
+    """Object mask of single frames over the synthetic vertical-gradient backgrounds: True where a
+    pixel's channel-summed absolute difference from its row's median colour exceeds `threshold`
+    ([-1, 1] units). frames `[N, C, H, W]` (array or tensor) -> bool array `[N, H, W]`."""
+    f = np.asarray(frames, dtype=np.float64)
+    return np.abs(f - np.median(f, axis=3, keepdims=True)).sum(axis=1) > threshold
+
+
 def frame_centres(frames, threshold=0.3):
     """Centre of the object's pixels in single frames over the synthetic data's vertical-gradient
-    backgrounds (no video, so no temporal median): a pixel belongs to the object where its
-    channel-summed absolute difference from its row's median colour exceeds `threshold` (in [-1, 1]
-    units). frames `[N, C, H, W]` in [-1, 1] (array or tensor); returns `[N, 2]` (x, y) in pixels,
-    NaN where no pixel qualifies."""
+    backgrounds (no video, so no temporal median; the pixels of `object_pixels`). frames
+    `[N, C, H, W]` in [-1, 1] (array or tensor); returns `[N, 2]` (x, y) in pixels, NaN where no
+    pixel qualifies."""
     f = np.asarray(frames, dtype=np.float64)
-    away = np.abs(f - np.median(f, axis=3, keepdims=True)).sum(axis=1)                # [N, H, W]
-    inside = (away > threshold).astype(np.float64)
+    inside = object_pixels(f, threshold).astype(np.float64)
     total = inside.sum(axis=(1, 2))
     h, w = f.shape[-2:]
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -33,7 +33,7 @@ from models import GROUPS, TwoStreamNetworks
 from models.blocks import one_hot
 from models.generator import sample_videos
 from utils.core.data_stream import Batch
-from utils.evaluation.motion_direction import DIRECTIONS, direction_accuracy, frame_centres
+from utils.evaluation.motion_direction import DIRECTIONS, direction_accuracy, frame_centres, object_pixels
 from utils.training.loop import train_step
 from utils.training.optimization import build_optimizers, parse_group_lr
 
@@ -68,8 +68,7 @@ def mask_statistics(generator, frames, label_onehot):
     _, _, kernels = generator.decode_with_motion(z_content, outputs[:, -1], label_onehot)
     stats = {f"mask_{scale}": float(k[2].mean()) for scale, k in sorted(kernels.items())}
     if 64 in kernels:
-        row_median = frames.median(dim=3, keepdim=True).values
-        on_object = (frames - row_median).abs().sum(dim=1) > 0.3                    # [B, 64, 64]
+        on_object = torch.from_numpy(object_pixels(frames))                          # [B, 64, 64]
         mask = kernels[64][2][:, 0]
         stats["mask_64_object"] = float(mask[on_object].mean()) if on_object.any() else float("nan")
         stats["mask_64_background"] = float(mask[~on_object].mean())
