@@ -69,3 +69,58 @@ def test_prior_placement_leaves_the_global_generator_alone():
     out = learning_probe.prior_placement(nets.generator, synthetic.CLASSES, batch, per_class=2)
     assert torch.equal(torch.get_rng_state(), before)
     assert set(out) == {"prior_centres", "prior_behind_middle_px", "real_first_behind_middle_px"}
+
+
+def test_first_move_draw_sets_only_the_frame_tasks_t():
+    import random
+    always, never = learning_probe.FirstMoveDraw(1.0, random.Random(0)), learning_probe.FirstMoveDraw(0.0, random.Random(0))
+    assert {always.randint(1, 8) for _ in range(200)} == {1}
+    assert {never.randint(1, 8) for _ in range(400)} == set(range(2, 9))
+    half = learning_probe.FirstMoveDraw(0.5, random.Random(1))
+    share = np.mean([half.randint(1, 8) == 1 for _ in range(4000)])
+    assert abs(share - 0.5) < 0.04                                  # 4000 draws: standard deviation 0.008
+    assert {always.randint(0, 8) for _ in range(400)} == set(range(9))      # the content task's frame index
+    assert 0.0 <= always.random() < 1.0
+
+
+def test_the_frame_task_predicts_the_frame_its_draw_names():
+    from utils.training.tasks import frame_task
+
+    class Recording:
+        calls = []
+
+        def randint(self, low, high):
+            self.calls.append((low, high))
+            return 1
+
+        def __getattr__(self, name):
+            return getattr(np.random, name)
+    torch.manual_seed(0)
+    nets = TwoStreamNetworks(4, cont_dim=16, motion_dim=8, gf_dim=4, image_ndf=4, video_ndf=4, joint=True)
+    images = torch.rand(2, 3, 10, 64, 64) * 2 - 1
+    labels = torch.tensor([0, 2])
+    batch = Batch(images, labels, one_hot(labels, 4))
+    rng = Recording()
+    _, visuals = frame_task(nets, batch, {"img_m_kl": 1.0, "pred_scale_feat": 1.0}, rng)
+    assert rng.calls == [(1, 8)]                     # FirstMoveDraw recognises the frame task's t by these bounds
+    assert torch.equal(visuals["real"], images[:, :, 1])
+
+
+def test_first_move_share_out_of_range_ends_in_one_line(tmp_path, capsys):
+    synthetic.generate(str(tmp_path / "data"), seed=0, videos_per_class=5, n_frames=12, design="large")
+    assert learning_probe.main(["--dataroot", str(tmp_path / "data"), "--out", str(tmp_path / "r.json"),
+                                "--first_move_share", "1.5"]) == 2
+    assert "--first_move_share must be in [0, 1], got 1.5" in capsys.readouterr().err
+
+
+def test_the_probe_hands_its_draw_to_every_step(tmp_path, monkeypatch):
+    synthetic.generate(str(tmp_path / "data"), seed=0, videos_per_class=5, n_frames=12, design="large")
+    seen = []
+    monkeypatch.setattr(learning_probe, "train_step", lambda task, *args: seen.append(args[-1]) or (None, None, None))
+    for share in (None, 0.75):
+        extra = [] if share is None else ["--first_move_share", str(share)]
+        assert learning_probe.main(["--dataroot", str(tmp_path / "data"), "--out", str(tmp_path / "r.json"), *TINY,
+                                    "--phases", "mix:2:0.5:0.5", *extra]) == 0
+    import random
+    assert seen[:2] == [random, random]
+    assert all(isinstance(d, learning_probe.FirstMoveDraw) and d.share == 0.75 for d in seen[2:]) and len(seen) == 4

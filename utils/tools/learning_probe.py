@@ -11,7 +11,9 @@ at all, given the motion?); the content reconstruction mse; the pixel spread of 
 samples, and where the content prior puts the object per label (`prior_centres`, and how far behind the
 frame's middle against the class's direction, `prior_behind_middle_px`, beside the test clips' first
 frames' `real_first_behind_middle_px`); the mean fusion mask per scale, and at scale 64 on object against background pixels; the
-mean time per task. Written to a JSON report, with a PNG per phase (frames 0, 3, 6, 9 of every 8th
+mean time per task. `--first_move_share P` draws the frame task's t as 1 (the first move, which only the label
+can decide) with probability P and otherwise uniformly over 2..T−2, instead of the loop's uniform 1..T−2: a
+measurement of how fast the label is learnt when more of the frame tasks depend on it. Written to a JSON report, with a PNG per phase (frames 0, 3, 6, 9 of every 8th
 unconditional video beside the conditional ones).
 
 `python -m utils.tools.learning_probe --dataroot DIR --out REPORT.json [options]` (synthetic data: the classes
@@ -55,6 +57,22 @@ def parse_phases(text):
         if phases[-1][1] < 1:
             raise ValueError(f"--phases: {part!r} has no steps")
     return phases
+
+
+class FirstMoveDraw:
+    """A stand-in for Python's `random` in the training step: the frame task's `randint(1, T − 2)` (its t)
+    returns 1 with probability `share`, else a uniform draw from 2..T−2; every other call goes to `source`."""
+
+    def __init__(self, share, source=random):
+        self.share, self.source = share, source
+
+    def randint(self, low, high):
+        if low == 1 and high > 1:       # utils.training.tasks.frame_task: t = rng.randint(1, T − 2)
+            return 1 if self.source.random() < self.share else self.source.randint(2, high)
+        return self.source.randint(low, high)
+
+    def __getattr__(self, name):
+        return getattr(self.source, name)
 
 
 def mask_statistics(generator, frames, label_onehot):
@@ -149,9 +167,13 @@ def main(argv=None):
     p.add_argument("--group_lr", default="", help="NAME=LR,...: other learning rates for named groups (as train.py)")
     p.add_argument("--use_bn", action="store_true")
     p.add_argument("--no_mask", action="store_true")
+    p.add_argument("--first_move_share", type=float, default=None,
+                   help="draw the frame task's t as 1 with this probability (default: the loop's uniform 1..T-2)")
     args = p.parse_args(argv)
     try:
         phases = parse_phases(args.phases)
+        if args.first_move_share is not None and not 0.0 <= args.first_move_share <= 1.0:
+            raise ValueError(f"--first_move_share must be in [0, 1], got {args.first_move_share}")
         try:
             group_lr = parse_group_lr(args.group_lr, GROUPS)
         except ValueError as error:
@@ -181,6 +203,7 @@ def main(argv=None):
             for item in loader:
                 yield Batch.from_loader(item, nc, torch.device("cpu"))
     stream, iteration, start, report = batches(), 0, time.time(), {"options": vars(args), "phases": []}
+    draw = random if args.first_move_share is None else FirstMoveDraw(args.first_move_share)
     for kind, steps, cont_ratio, motion_ratio in phases:
         mse, times = {}, {}
         for step in range(steps):
@@ -189,7 +212,7 @@ def main(argv=None):
             task = "pretrain" if kind == "pre" else (
                 "content" if r1 > cont_ratio else "frame" if r2 > motion_ratio else "video")
             t0 = time.time()
-            losses, _, updated = train_step(task, nets, groups, optimizers, next(stream), values, random)
+            losses, _, updated = train_step(task, nets, groups, optimizers, next(stream), values, draw)
             times.setdefault(task, []).append(time.time() - t0)
             if updated is not None:
                 mse.setdefault(task, []).append(float(losses.scalars["mse"].detach()))
