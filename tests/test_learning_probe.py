@@ -87,7 +87,8 @@ def test_the_frame_task_predicts_the_frame_its_draw_names():
     from utils.training.tasks import frame_task
 
     class Recording:
-        calls = []
+        def __init__(self):
+            self.calls = []
 
         def randint(self, low, high):
             self.calls.append((low, high))

@@ -11,10 +11,12 @@ at all, given the motion?); the content reconstruction mse; the pixel spread of 
 samples, and where the content prior puts the object per label (`prior_centres`, and how far behind the
 frame's middle against the class's direction, `prior_behind_middle_px`, beside the test clips' first
 frames' `real_first_behind_middle_px`); the mean fusion mask per scale, and at scale 64 on object against background pixels; the
-mean time per task. `--first_move_share P` draws the frame task's t as 1 (the first move, which only the label
-can decide) with probability P and otherwise uniformly over 2..T−2, instead of the loop's uniform 1..T−2: a
-measurement of how fast the label is learnt when more of the frame tasks depend on it. Written to a JSON report, with a PNG per phase (frames 0, 3, 6, 9 of every 8th
+mean time per task. Written to a JSON report, with a PNG per phase (frames 0, 3, 6, 9 of every 8th
 unconditional video beside the conditional ones).
+
+`--first_move_share P` draws the frame task's t as 1 (the first move, which only the label can decide) with
+probability P and otherwise uniformly over 2..T−2, instead of the loop's uniform 1..T−2: a measurement of how
+fast the label is learnt when more of the frame tasks depend on it (`train.py` keeps the uniform draw).
 
 `python -m utils.tools.learning_probe --dataroot DIR --out REPORT.json [options]` (synthetic data: the classes
 must be directions).
